@@ -1,0 +1,1 @@
+"""The simulated service, without HTTP: one module per concept."""

@@ -1,0 +1,64 @@
+"""What every domain service shares: the world's store, clock, ids and event log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..clock import iso
+from ..errors import Forbidden, NotFound
+
+if TYPE_CHECKING:
+    from ..simulator import Simulator
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: resolved from a bearer token by ``Identity.authenticate``."""
+
+    user_id: str
+    email: str
+    organization_id: str
+    role: str
+    client_id: str | None = None
+
+
+class Service:
+    """A domain service bound to one simulated world."""
+
+    def __init__(self, sim: "Simulator") -> None:
+        self.sim = sim
+        self.store = sim.store
+        self.clock = sim.clock
+        self.ids = sim.ids
+
+    def now(self) -> str:
+        return iso(self.clock.now())
+
+    def record(self, kind: str, subject: str, *, at: str | None = None, **data: Any) -> None:
+        """Append to the world's event log (the replayable story of what happened).
+
+        ``at`` is the instant the event happened, which for scheduled work is
+        its due time, not the moment the simulator got round to it.
+        """
+        self.store.insert("events", {"at": at or self.now(), "kind": kind, "subject": subject, "data": data})
+
+    def _get_live(self, table: str, key: Any, what: str) -> dict[str, Any]:
+        row = self.store.get(table, key)
+        if row is None or row.get("deleted"):
+            raise NotFound(f"{what} '{key}' was not found.")
+        return row
+
+    @staticmethod
+    def check_org(row: dict[str, Any], who: Principal, what: str, *, public_ok: bool = False) -> None:
+        """Rows of another organization do not exist for the caller (404, as the service hides them)."""
+        if row.get("organization_id") == who.organization_id:
+            return
+        if public_ok and row.get("is_public"):
+            return
+        raise NotFound(f"{what} '{row.get('id')}' was not found.")
+
+    @staticmethod
+    def check_owner_write(row: dict[str, Any], who: Principal, what: str) -> None:
+        if row.get("owner_id") != who.user_id and row.get("organization_id") != who.organization_id:
+            raise Forbidden(f"You may not modify {what} '{row.get('id')}'.")

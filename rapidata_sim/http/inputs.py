@@ -1,0 +1,119 @@
+"""Request bodies as the service accepts them (camelCase, strict JSON types).
+
+Validation here is about shape and type; rules about meaning (interval >= 60,
+the audience must exist) belong to the domain, which the Python API shares.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+
+    def given(self, *names: str) -> dict[str, Any]:
+        """The named fields the client actually sent (PATCH semantics)."""
+        return {n: getattr(self, n) for n in names if n in self.model_fields_set}
+
+
+class FeatureFlag(Body):
+    key: str
+    value: str
+
+
+class CreateSignal(Body):
+    name: str
+    audience_id: str
+    job_definition_id: str
+    interval_seconds: int
+    is_public: bool = False
+    description: Optional[str] = None
+    revision_number: Optional[int] = None
+
+
+class UpdateSignal(Body):
+    # Not nullable: the SDK omits them when unchanged; an explicit null is a type error.
+    name: str = None  # type: ignore[assignment]
+    interval_seconds: int = None  # type: ignore[assignment]
+    description: Optional[str] = None
+
+
+class CreateDataset(Body):
+    name: str
+    schema_: Optional[list[dict[str, Any]]] = Field(default=None, alias="schema")
+
+
+class CreateDatapoint(Body):
+    segments: Optional[list[dict[str, Any]]] = None
+    # The spec's older flat shape, accepted as well:
+    asset: Optional[dict[str, Any]] = None
+    context: Optional[str] = None
+    context_asset: Optional[dict[str, Any]] = None
+    transcription: Optional[str] = None
+    sort_index: Optional[int] = None
+    group: Optional[str] = None
+    private_metadata: Optional[dict[str, str]] = None
+
+
+class DatasetGroup(Body):
+    group: str
+    segments: list[dict[str, Any]] = []
+    context: Optional[str] = None
+
+
+class BatchUpload(Body):
+    urls: list[str]
+    correlation_id: Optional[str] = None
+    compression: Optional[dict[str, Any]] = None
+
+
+class ShortenContext(Body):
+    items: list[dict[str, Any]]
+
+
+class CreateJobDefinition(Body):
+    definition_name: str
+    workflow: dict[str, Any]
+    referee: dict[str, Any]
+    dataset_id: str
+    feature_flags: Optional[list[FeatureFlag]] = None
+    rapid_feature_flags: Optional[list[FeatureFlag]] = None
+    campaign_feature_flags: Optional[list[FeatureFlag]] = None
+    aggregator_type: Optional[str] = None
+
+
+class CreateRevision(Body):
+    workflow: Optional[dict[str, Any]] = None
+    referee: Optional[dict[str, Any]] = None
+    dataset_id: Optional[str] = None
+    feature_flags: Optional[list[FeatureFlag]] = None
+    rapid_feature_flags: Optional[list[FeatureFlag]] = None
+    campaign_feature_flags: Optional[list[FeatureFlag]] = None
+    aggregator_type: Optional[str] = None
+    validation_set_id: Optional[str] = None
+    base_revision_number: Optional[int] = None
+    require_latest: Optional[bool] = None
+
+
+class UpdateJobDefinition(Body):
+    name: str
+
+
+class CreateJob(Body):
+    job_definition_id: str
+    audience_id: str
+    revision_number: Optional[int] = None
+    name: Optional[str] = None
+    priority: Optional[int] = None
+    preceding_job_id: Optional[str] = None
+    notify_owner_on_completion: Optional[bool] = None
+    check_for_explicit_content: Optional[bool] = None
+    experiment_id: Optional[str] = None
+
+
+class PreliminaryDownload(Body):
+    send_email: bool = False

@@ -1,0 +1,123 @@
+"""Serving a world over HTTPS on 127.0.0.1, the way the SDK can reach it unmodified.
+
+The SDK always speaks https to ``api.{env}`` and ``auth.{env}``. With
+``env = "sim@127.0.0.1:PORT"`` both URLs resolve to 127.0.0.1:PORT (the part
+before ``@`` is read as userinfo), so one TLS server with a certificate for
+127.0.0.1 from a local CA serves both. ``SSL_CERT_FILE`` points the SDK at
+that CA.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import trustme
+import uvicorn
+
+from .http import create_app
+
+if TYPE_CHECKING:
+    from rapidata import RapidataClient
+
+    from .simulator import Simulator
+
+
+class Certificates:
+    """A local CA and a server certificate for 127.0.0.1/localhost, kept in ``directory``."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.ca_pem = directory / "ca.pem"
+        self.cert_pem = directory / "server.pem"
+        self.key_pem = directory / "server-key.pem"
+        if not (self.ca_pem.exists() and self.cert_pem.exists() and self.key_pem.exists()):
+            directory.mkdir(parents=True, exist_ok=True)
+            ca = trustme.CA(organization_name="rapidata-sim local CA")
+            leaf = ca.issue_cert("127.0.0.1", "localhost", "::1")
+            ca.cert_pem.write_to_path(str(self.ca_pem))
+            leaf.private_key_pem.write_to_path(str(self.key_pem))
+            leaf.cert_chain_pems[0].write_to_path(str(self.cert_pem))
+            for extra in leaf.cert_chain_pems[1:]:
+                with open(self.cert_pem, "ab") as fh:
+                    fh.write(extra.bytes())
+            os.chmod(self.key_pem, 0o600)
+
+
+class Server:
+    """uvicorn on a daemon thread, serving one ``Simulator``."""
+
+    def __init__(self, sim: "Simulator", *, host: str = "127.0.0.1", port: int = 0,
+                 data_dir: str | Path | None = None) -> None:
+        self.sim = sim
+        self.host = host
+        self._tmp = None if data_dir else tempfile.TemporaryDirectory(prefix="rapidata-sim-")
+        self.data_dir = Path(data_dir) if data_dir else Path(self._tmp.name)
+        self.certs = Certificates(self.data_dir)
+        self._socket = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind((host, port))
+        self.port: int = self._socket.getsockname()[1]
+        config = uvicorn.Config(create_app(sim), ssl_certfile=str(self.certs.cert_pem),
+                                ssl_keyfile=str(self.certs.key_pem), log_level="warning", lifespan="off",
+                                access_log=False)
+        self._uvicorn = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def environment(self) -> str:
+        """The value for ``RAPIDATA_ENVIRONMENT`` / ``environment=``."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"sim@{host}:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> "Server":
+        self._thread = threading.Thread(target=self._uvicorn.run, kwargs={"sockets": [self._socket]},
+                                        name=f"rapidata-sim:{self.port}", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._uvicorn.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("rapidata-sim server did not start")
+            time.sleep(0.002)
+        return self
+
+    def stop(self) -> None:
+        self._uvicorn.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._socket.close()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    def env(self) -> dict[str, str]:
+        """Environment variables under which a plain ``RapidataClient()`` reaches this server."""
+        client = self.sim.default_client or {}
+        return {
+            "RAPIDATA_ENVIRONMENT": self.environment,
+            "SSL_CERT_FILE": str(self.certs.ca_pem),
+            "RAPIDATA_CLIENT_ID": client.get("id", ""),
+            "RAPIDATA_CLIENT_SECRET": client.get("secret", ""),
+            "RAPIDATA_DISABLE_OTLP": "1",
+            # Uploaded-file cache keys survive restarts on disk; keep them in memory.
+            "RAPIDATA_cacheToDisk": "0",
+            "RAPIDATA_AGENT_HINT": "0",
+        }
+
+    def export_lines(self) -> str:
+        return "".join(f"export {k}={v}\n" for k, v in self.env().items())
+
+    def client(self, *, client_id: str | None = None, client_secret: str | None = None,
+               **kwargs: Any) -> "RapidataClient":
+        """A real ``RapidataClient`` connected to this server."""
+        from rapidata import RapidataClient, rapidata_config
+
+        rapidata_config.logging.enable_otlp = False
+        env = self.env()
+        return RapidataClient(client_id=client_id or env["RAPIDATA_CLIENT_ID"],
+                              client_secret=client_secret or env["RAPIDATA_CLIENT_SECRET"],
+                              environment=self.environment, cert_path=env["SSL_CERT_FILE"], **kwargs)

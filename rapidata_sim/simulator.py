@@ -1,0 +1,171 @@
+"""``Simulator``: one simulated Rapidata world, usable from Python without HTTP."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .clock import Clock, parse_iso
+from .domain.audiences import Audiences
+from .domain.base import Principal
+from .domain.datasets import Datasets
+from .domain.definitions import Definitions
+from .domain.identity import Identity
+from .domain.jobs import Jobs
+from .domain.results import Results
+from .domain.signals import Signals
+from .ids import IdFactory
+from .scheduler import Scheduler, SchedulerConfig
+from .store import Store
+
+if TYPE_CHECKING:
+    from rapidata import RapidataClient
+
+    from .server import Server
+
+
+def fixtures_dir() -> Path:
+    """The seed files: packaged copy in a wheel, the repository's ``fixtures/`` otherwise."""
+    packaged = Path(__file__).parent / "_fixtures"
+    return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / "fixtures"
+
+
+@dataclass
+class SimConfig:
+    token_lifetime_seconds: int = 3600
+    assets_base_url: str = "https://assets.rapidata.ai"
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+
+
+class Simulator:
+    """A world: its store, clock, seed, and the services that act on them.
+
+    >>> sim = Simulator(seed=7)
+    >>> sim.clock.now()  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        *,
+        seed: int = 0,
+        db: str = ":memory:",
+        clock: Clock | None = None,
+        config: SimConfig | None = None,
+        fixtures: str | Path | None = "default",
+    ) -> None:
+        self.seed = seed
+        self.config = config or SimConfig()
+        self.store = Store(db)
+        self.clock = clock or Clock()
+        self.ids = IdFactory(seed)
+        self.identity = Identity(self)
+        self.audiences = Audiences(self)
+        self.datasets = Datasets(self)
+        self.definitions = Definitions(self)
+        self.jobs = Jobs(self)
+        self.results = Results(self)
+        self.signals = Signals(self)
+        self.scheduler = Scheduler(self, self.config.scheduler)
+        self._server: Server | None = None
+        self.default_client: dict[str, Any] | None = None
+        if fixtures is not None:
+            path = fixtures_dir() / "world.toml" if fixtures == "default" else Path(fixtures)
+            self.load_fixtures(path, create=self.store.count("organizations") == 0)
+
+    # -- seed data ----------------------------------------------------------------
+
+    def load_fixtures(self, path: Path, *, create: bool = True) -> None:
+        """Create the organizations, users, clients and audiences a TOML file declares.
+
+        The file's first client becomes ``default_client`` (what ``client()`` and
+        ``env()`` connect as); ``create=False`` only reads that, for a reopened store.
+        """
+        data = tomllib.loads(Path(path).read_text())
+        self.default_client = data.get("clients", [None])[0]
+        if not create:
+            return
+        with self.store.transaction():
+            for org in data.get("organizations", []):
+                self.identity.create_organization(org["id"], org["name"])
+            for user in data.get("users", []):
+                self.identity.create_user(user["email"], user["organization"], user_id=user["id"],
+                                          role=user.get("role", "Customer"))
+            for client in data.get("clients", []):
+                self.identity.create_client(client["user"], client_id=client["id"], secret=client["secret"])
+            for aud in data.get("audiences", []):
+                owner = self.store.get("users", aud["owner"])
+                self.audiences.create(
+                    audience_id=aud["id"], name=aud["name"], description=aud.get("description"),
+                    organization_id=owner["organization_id"], owner_id=owner["id"], owner_mail=owner["email"],
+                    status=aud.get("status", "Ready"), is_public=aud.get("public", False),
+                    users_per_state=aud.get("users_per_state"), capacity=aud.get("capacity", "Sufficient"),
+                    labeling_seconds=aud.get("labeling_seconds", 0), filters=aud.get("filters"),
+                    created_at=aud.get("created_at"),
+                )
+
+    # -- time ---------------------------------------------------------------------
+
+    def sync(self) -> int:
+        """Process everything due up to the clock's now (firings, completions)."""
+        return self.scheduler.sync()
+
+    def advance(self, delta) -> datetime:
+        """Move the clock forward and process every event on the way, in order."""
+        now = self.clock.advance(delta)
+        self.sync()
+        return now
+
+    # -- observing ----------------------------------------------------------------
+
+    def events(self, since: int = 0) -> list[dict[str, Any]]:
+        """The event log: what happened, when, in order."""
+        return self.store.select("events", "seq > ?", [since], order_by="seq")
+
+    def event_log(self) -> str:
+        """The event log as text, one line per event: the thing determinism tests compare."""
+        import json
+        return "".join(f"{e['at']} {e['kind']} {e['subject']} {json.dumps(e['data'], sort_keys=True)}\n"
+                       for e in self.events())
+
+    def principal(self, email: str | None = None) -> Principal:
+        """Act as a user from Python (default: the default client's user)."""
+        if email is None:
+            return self.identity.principal(self.default_client["user"])
+        return self.identity.principal_for_email(email)
+
+    # -- connecting the SDK -------------------------------------------------------
+
+    def serve(self, *, host: str = "127.0.0.1", port: int = 0, data_dir: str | Path | None = None) -> "Server":
+        """Start the HTTPS server for this world on a thread (idempotent); returns it."""
+        from .server import Server
+
+        if self._server is None:
+            self._server = Server(self, host=host, port=port, data_dir=data_dir)
+            self._server.start()
+        return self._server
+
+    def env(self) -> dict[str, str]:
+        """Environment variables that make a plain ``RapidataClient()`` talk to this world."""
+        return self.serve().env()
+
+    def client(self, **kwargs: Any) -> "RapidataClient":
+        """A real ``RapidataClient`` connected to this world (starts the server if needed)."""
+        return self.serve().client(**kwargs)
+
+    def close(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        self.store.conn.close()
+
+    def __enter__(self) -> "Simulator":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+__all__ = ["Simulator", "SimConfig", "parse_iso"]

@@ -1,0 +1,229 @@
+"""SQLite state of one world, through sqlite-utils.
+
+Rows go in and out as plain dicts with snake_case keys; JSON columns and
+booleans are decoded on the way out. All writes happen inside
+``Store.transaction()``: one request, one transaction, so a request that fails
+leaves nothing half-written. Timestamps are stored as the strings
+``clock.iso`` makes (fixed width, UTC), so they sort and compare as text and
+no timestamp is ever computed in SQL.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import sqlite_utils
+
+S, I, F, B, J = str, int, float, bool, "json"
+
+# table -> (primary key, {column: kind})
+SCHEMA: dict[str, tuple[str | tuple[str, ...], dict[str, Any]]] = {
+    "organizations": ("id", {"id": S, "name": S, "created_at": S}),
+    "users": ("id", {"id": S, "email": S, "organization_id": S, "role": S, "created_at": S}),
+    "clients": ("id", {"id": S, "secret": S, "user_id": S, "deleted": B, "created_at": S}),
+    "tokens": ("token", {"token": S, "client_id": S, "user_id": S, "expires_at": F}),
+    "audiences": ("id", {
+        "id": S, "name": S, "description": S, "status": S, "organization_id": S, "owner_id": S,
+        "owner_mail": S, "is_public": B, "filters": J, "graduation_rule": J, "created_at": S,
+        "qualified_user_count": I, "users_per_state": J, "capacity": S, "labeling_seconds": I,
+        "retrieval_mode": S, "boost_level": S, "distilling_campaign_id": S, "base_audience_id": S,
+        "logo": S, "deleted": B,
+    }),
+    "datasets": ("id", {"id": S, "name": S, "schema": J, "organization_id": S, "owner_id": S, "created_at": S}),
+    "datapoints": ("id", {
+        "id": S, "dataset_id": S, "sort_index": I, "group_name": S, "segments": J,
+        "private_metadata": J, "created_at": S,
+    }),
+    "dataset_groups": (("dataset_id", "group_name"), {"dataset_id": S, "group_name": S, "segments": J}),
+    "assets": ("file_name", {
+        "file_name": S, "original_name": S, "source_url": S, "size": I, "content_type": S,
+        "organization_id": S, "created_at": S,
+    }),
+    "batch_uploads": ("id", {
+        "id": S, "correlation_id": S, "organization_id": S, "status": S, "items": J, "created_at": S,
+    }),
+    "job_definitions": ("id", {
+        "id": S, "name": S, "definition_type": S, "owner_id": S, "owner_mail": S, "organization_id": S,
+        "is_public": B, "created_at": S, "latest_revision": I, "deleted": B,
+    }),
+    "revisions": (("definition_id", "revision_number"), {
+        "definition_id": S, "revision_number": I, "state": S, "pipeline_id": S, "dataset_id": S,
+        "workflow": J, "referee": J, "feature_flags": J, "campaign_feature_flags": J,
+        "aggregator_type": S, "validation_set_id": S, "base_revision_number": I, "created_at": S, "created_by_id": S,
+        "created_by_mail": S,
+    }),
+    "jobs": ("id", {
+        "id": S, "name": S, "definition_id": S, "revision_number": I, "audience_id": S,
+        "pipeline_id": S, "state": S, "is_public": B, "owner_id": S, "owner_mail": S,
+        "organization_id": S, "created_at": S, "completed_at": S, "failed_at": S,
+        "failure_message": S, "completes_at": S, "paused_remaining": F, "preceding_job_id": S,
+        "deleted": B,
+    }),
+    "signals": ("id", {
+        "id": S, "name": S, "description": S, "audience_id": S, "job_definition_id": S,
+        "revision_number": I, "interval_seconds": I, "next_run_at": S, "last_run_at": S,
+        "is_paused": B, "is_public": B, "owner_id": S, "owner_mail": S, "organization_id": S,
+        "created_at": S, "pending_triggers": I, "pending_trigger_at": S, "deleted": B,
+    }),
+    "signal_runs": ("id", {
+        "id": S, "signal_id": S, "trigger_source": S, "status": S, "started_at": S,
+        "audience_job_id": S, "completed_at": S, "result_file_name": S, "failure_message": S,
+        "skipped_reason": S,
+    }),
+    "preliminary_downloads": ("id", {"id": S, "job_id": S, "created_at": S}),
+    "events": ("seq", {"seq": I, "at": S, "kind": S, "subject": S, "data": J}),
+}
+
+INDEXES = [
+    ("datapoints", ["dataset_id"]),
+    ("jobs", ["organization_id"]),
+    ("signals", ["organization_id"]),
+    ("signal_runs", ["signal_id"]),
+    ("batch_uploads", ["correlation_id"]),
+]
+
+
+class Store:
+    """The persistent state of one world. Thread-safe; one writer at a time."""
+
+    def __init__(self, path: str = ":memory:") -> None:
+        self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        if path != ":memory:":
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.db = sqlite_utils.Database(self.conn)
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._kinds = {table: cols for table, (_, cols) in SCHEMA.items()}
+        self._pks = {table: pk for table, (pk, _) in SCHEMA.items()}
+        self._create_schema()
+
+    def _create_schema(self) -> None:
+        existing = set(self.db.table_names())
+        for table, (pk, cols) in SCHEMA.items():
+            if table in existing:
+                continue
+            types = {name: (str if kind == J else int if kind is B else kind) for name, kind in cols.items()}
+            self.db[table].create(types, pk=pk)
+        for table, columns in INDEXES:
+            self.db[table].create_index(columns, if_not_exists=True)
+
+    # -- transactions -------------------------------------------------------------
+
+    @contextmanager
+    def transaction(self) -> Iterator["Store"]:
+        """All-or-nothing: nested calls join the outer transaction."""
+        with self._lock:
+            outer = self._depth == 0
+            if outer:
+                self.conn.execute("BEGIN IMMEDIATE")
+            self._depth += 1
+            try:
+                yield self
+            except BaseException:
+                self._depth -= 1
+                if outer:
+                    self.conn.execute("ROLLBACK")
+                raise
+            else:
+                self._depth -= 1
+                if outer:
+                    self.conn.execute("COMMIT")
+
+    # -- row codec ----------------------------------------------------------------
+
+    def _encode(self, table: str, row: dict[str, Any]) -> dict[str, Any]:
+        kinds = self._kinds[table]
+        out = {}
+        for key, value in row.items():
+            kind = kinds[key]  # KeyError: a column the schema does not know
+            if value is None:
+                out[key] = None
+            elif kind == J:
+                out[key] = json.dumps(value, separators=(",", ":"), sort_keys=False)
+            elif kind is B:
+                out[key] = 1 if value else 0
+            else:
+                out[key] = value
+        return out
+
+    def _decode(self, table: str, row: sqlite3.Row | tuple, names: list[str]) -> dict[str, Any]:
+        kinds = self._kinds[table]
+        out = {}
+        for name, value in zip(names, row):
+            kind = kinds.get(name)
+            if value is not None:
+                if kind == J:
+                    value = json.loads(value)
+                elif kind is B:
+                    value = bool(value)
+            out[name] = value
+        return out
+
+    # -- CRUD ---------------------------------------------------------------------
+
+    def insert(self, table: str, row: dict[str, Any]) -> dict[str, Any]:
+        full = {name: None for name in self._kinds[table]}
+        full.update(row)
+        encoded = self._encode(table, full)
+        if table == "events" and encoded.get("seq") is None:
+            encoded.pop("seq")
+        cols = ", ".join(f"[{c}]" for c in encoded)
+        marks = ", ".join("?" for _ in encoded)
+        with self.transaction():
+            cur = self.conn.execute(f"INSERT INTO [{table}] ({cols}) VALUES ({marks})", list(encoded.values()))
+        if table == "events":
+            full["seq"] = cur.lastrowid
+        return full
+
+    def _key_where(self, table: str, key: Any) -> tuple[str, list[Any]]:
+        pk = self._pks[table]
+        if isinstance(pk, tuple):
+            return " AND ".join(f"[{c}] = ?" for c in pk), list(key)
+        return f"[{pk}] = ?", [key]
+
+    def get(self, table: str, key: Any) -> dict[str, Any] | None:
+        where, params = self._key_where(table, key)
+        rows = self.select(table, where, params, limit=1)
+        return rows[0] if rows else None
+
+    def update(self, table: str, key: Any, changes: dict[str, Any]) -> None:
+        if not changes:
+            return
+        encoded = self._encode(table, changes)
+        where, params = self._key_where(table, key)
+        sets = ", ".join(f"[{c}] = ?" for c in encoded)
+        with self.transaction():
+            self.conn.execute(f"UPDATE [{table}] SET {sets} WHERE {where}", list(encoded.values()) + params)
+
+    def select(
+        self,
+        table: str,
+        where: str = "1",
+        params: list[Any] | None = None,
+        *,
+        order_by: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[dict[str, Any]]:
+        sql = f"SELECT * FROM [{table}] WHERE {where}"
+        if order_by:
+            sql += f" ORDER BY {order_by}"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)} OFFSET {int(offset)}"
+        with self._lock:
+            cur = self.conn.execute(sql, params or [])
+            names = [d[0] for d in cur.description]
+            return [self._decode(table, row, names) for row in cur.fetchall()]
+
+    def count(self, table: str, where: str = "1", params: list[Any] | None = None) -> int:
+        with self._lock:
+            return self.conn.execute(f"SELECT COUNT(*) FROM [{table}] WHERE {where}", params or []).fetchone()[0]
+
+    def snapshot(self) -> dict[str, list[dict[str, Any]]]:
+        """Every row of every table, for tests that check nothing changed."""
+        return {table: self.select(table, order_by="rowid") for table in SCHEMA}
