@@ -60,7 +60,9 @@ class Scheduler:
         if signal["revision_number"] is not None and self.store.get(
                 "revisions", (signal["job_definition_id"], signal["revision_number"])) is None:
             return REVISION_NOT_FOUND
-        if audience["status"] != "Ready":
+        if audience["status"] == "Pending":
+            # Created/Recruiting audiences take the job and fill up (firing starts recruiting);
+            # Pending is the state in which the service will not take work.
             return AUDIENCE_NOT_READY
         if source == "Scheduled" and self.config.overlap == "skip" and self._previous_job_running(signal):
             return PREVIOUS_JOB_NOT_FINISHED
@@ -87,6 +89,7 @@ class Scheduler:
             sim.signals.record("signal.skipped", signal["id"], at=at, run=run["id"], source=source, reason=reason)
         else:
             owner = sim.identity.principal(signal["owner_id"])
+            sim.audiences.start_recruiting(None, signal["audience_id"])
             definition = self.store.get("job_definitions", signal["job_definition_id"])
             number = signal["revision_number"] or definition["latest_revision"]
             revision = self.store.get("revisions", (definition["id"], number))

@@ -14,6 +14,7 @@ import socket
 import tempfile
 import threading
 import time
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -65,7 +66,7 @@ class Server:
         self.port: int = self._socket.getsockname()[1]
         config = uvicorn.Config(create_app(sim), ssl_certfile=str(self.certs.cert_pem),
                                 ssl_keyfile=str(self.certs.key_pem), log_level="warning", lifespan="off",
-                                access_log=False)
+                                access_log=False, timeout_graceful_shutdown=1)
         self._uvicorn = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
 
@@ -87,7 +88,9 @@ class Server:
         return self
 
     def stop(self) -> None:
+        # force_exit: do not wait for the SDK's idle keep-alive connections to close.
         self._uvicorn.should_exit = True
+        self._uvicorn.force_exit = True
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._socket.close()
@@ -118,6 +121,9 @@ class Server:
 
         rapidata_config.logging.enable_otlp = False
         env = self.env()
-        return RapidataClient(client_id=client_id or env["RAPIDATA_CLIENT_ID"],
-                              client_secret=client_secret or env["RAPIDATA_CLIENT_SECRET"],
-                              environment=self.environment, cert_path=env["SSL_CERT_FILE"], **kwargs)
+        with warnings.catch_warnings():
+            # cert_path becomes httpx2's verify=<str>, deprecated there but the SDK's documented knob.
+            warnings.filterwarnings("ignore", message=".*verify=<str>.*", category=DeprecationWarning)
+            return RapidataClient(client_id=client_id or env["RAPIDATA_CLIENT_ID"],
+                                  client_secret=client_secret or env["RAPIDATA_CLIENT_SECRET"],
+                                  environment=self.environment, cert_path=env["SSL_CERT_FILE"], **kwargs)

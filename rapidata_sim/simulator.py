@@ -37,6 +37,9 @@ def fixtures_dir() -> Path:
 class SimConfig:
     token_lifetime_seconds: int = 3600
     assets_base_url: str = "https://assets.rapidata.ai"
+    #: Placeholder recruiting: how many labelers graduate the moment a custom
+    #: audience starts recruiting (the synthetic-audience model replaces this).
+    recruit_graduates: int = 25
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
 
 

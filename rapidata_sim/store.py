@@ -31,7 +31,11 @@ SCHEMA: dict[str, tuple[str | tuple[str, ...], dict[str, Any]]] = {
         "owner_mail": S, "is_public": B, "filters": J, "graduation_rule": J, "created_at": S,
         "qualified_user_count": I, "users_per_state": J, "capacity": S, "labeling_seconds": I,
         "retrieval_mode": S, "boost_level": S, "distilling_campaign_id": S, "base_audience_id": S,
-        "logo": S, "deleted": B,
+        "logo": S, "filter": J, "deleted": B,
+    }),
+    "audience_examples": ("id", {
+        "id": S, "audience_id": S, "asset": J, "payload": J, "truth": J, "random_correct_probability": F,
+        "explanation": S, "context": S, "context_asset": J, "feature_flags": J, "created_at": S,
     }),
     "datasets": ("id", {"id": S, "name": S, "schema": J, "organization_id": S, "owner_id": S, "created_at": S}),
     "datapoints": ("id", {
@@ -80,6 +84,7 @@ SCHEMA: dict[str, tuple[str | tuple[str, ...], dict[str, Any]]] = {
 
 INDEXES = [
     ("datapoints", ["dataset_id"]),
+    ("audience_examples", ["audience_id"]),
     ("jobs", ["organization_id"]),
     ("signals", ["organization_id"]),
     ("signal_runs", ["signal_id"]),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import NotFound
+from ..errors import NotFound, ValidationFailed
 from ..querying import ListSpec, Page, Query
 from .base import Principal, Service
 
@@ -18,6 +18,9 @@ AUDIENCE_LIST = ListSpec(
            "qualified_user_count": "qualified_user_count"},
 )
 
+FILTER_KINDS = {"CountryFilter", "LanguageFilter", "DemographicFilter", "DeviceFilter", "AndFilter", "OrFilter",
+                "NotFilter", "UserScoreFilter", "CampaignFilter", "NewUserFilter", "AgeFilter", "GenderFilter",
+                "UserActionRestrictionFilter", "ResponseCountFilter", "CustomFilter"}
 DEFAULT_GRADUATION_RULE = {"_t": "TaskAccuracy", "targetAccuracy": 0.8, "minTasks": 10}
 
 
@@ -43,6 +46,85 @@ class Audiences(Service):
         })
         self.record("audience.created", audience_id, name=name)
         return row
+
+    # -- custom audiences (created through the SDK) ----------------------------------
+
+    def create_custom(self, who: Principal, *, name: str, description: str | None = None,
+                      filters: list[dict] | None = None, graduation_rule: dict | None = None) -> dict[str, Any]:
+        """A new, empty audience: ``Created``, nobody recruited until recruiting starts."""
+        if not name.strip():
+            raise ValidationFailed.field("name", "'Name' must not be empty.")
+        return self.create(name=name, description=description, organization_id=who.organization_id,
+                           owner_id=who.user_id, owner_mail=who.email, status="Created", filters=filters,
+                           users_per_state={"Graduated": 0, "Distilling": 0}, capacity=None,
+                           graduation_rule=graduation_rule or {"_t": "TaskAccuracy", "targetAccuracy": 0.75,
+                                                               "minTasks": 10})
+
+    def create_filtered(self, who: Principal, base_id: str, audience_filter: dict) -> dict[str, Any]:
+        """A filtered view of ``base_id``: same labelers, no recruiting of its own."""
+        base = self.get(base_id, who)
+        row = self.create(name=base["name"], description=base["description"], organization_id=who.organization_id,
+                          owner_id=who.user_id, owner_mail=who.email, status=base["status"],
+                          is_public=False, filters=base["filters"], users_per_state=base["users_per_state"],
+                          capacity=base["capacity"], labeling_seconds=base["labeling_seconds"],
+                          graduation_rule=base["graduation_rule"])
+        self.store.update("audiences", row["id"], {"base_audience_id": base_id, "filter": audience_filter})
+        return self.store.get("audiences", row["id"])
+
+    def _get_own(self, who: Principal, audience_id: str) -> dict[str, Any]:
+        row = self.get(audience_id, who)
+        self.check_org(row, who, "Audience")
+        return row
+
+    def update(self, who: Principal, audience_id: str, changes: dict[str, Any]) -> None:
+        self._get_own(who, audience_id)
+        if "name" in changes and not (changes["name"] or "").strip():
+            raise ValidationFailed.field("name", "'Name' must not be empty.")
+        self.store.update("audiences", audience_id, changes)
+        self.record("audience.updated", audience_id, fields=sorted(changes))
+
+    def delete(self, who: Principal, audience_id: str) -> None:
+        self._get_own(who, audience_id)
+        self.store.update("audiences", audience_id, {"deleted": True})
+        self.record("audience.deleted", audience_id)
+
+    def start_recruiting(self, who: Principal | None, audience_id: str) -> bool:
+        """Start recruiting; returns whether it was started by this call.
+
+        Placeholder funnel: ``config.recruit_graduates`` labelers graduate at once.
+        """
+        row = self._get_live("audiences", audience_id, "Audience")
+        if who is not None:
+            self.check_org(row, who, "Audience")
+        if row["status"] != "Created":
+            return False
+        graduates = self.sim.config.recruit_graduates
+        self.store.update("audiences", audience_id, {
+            "status": "Ready", "users_per_state": {"Graduated": graduates, "Distilling": 0},
+            "qualified_user_count": graduates, "capacity": "Sufficient"})
+        self.record("audience.recruiting_started", audience_id, graduated=graduates)
+        return True
+
+    def add_example(self, who: Principal, audience_id: str, example: dict[str, Any]) -> dict[str, Any]:
+        self._get_own(who, audience_id)
+        row = self.store.insert("audience_examples", {"id": self.ids.new("ex"), "audience_id": audience_id,
+                                                      "created_at": self.now(), **example})
+        self.record("audience.example_added", audience_id, example=row["id"])
+        return row
+
+    def examples(self, who: Principal, audience_id: str, query: Query) -> Page:
+        self._get_own(who, audience_id)
+        total = self.store.count("audience_examples", "audience_id = ?", [audience_id])
+        items = self.store.select("audience_examples", "audience_id = ?", [audience_id], order_by="rowid",
+                                  limit=query.page_size, offset=(query.page - 1) * query.page_size)
+        return Page(items, total, query.page, query.page_size)
+
+    def delete_example(self, who: Principal, example_id: str) -> None:
+        row = self.store.get("audience_examples", example_id)
+        if row is None:
+            raise NotFound(f"Example '{example_id}' was not found.")
+        self._get_own(who, row["audience_id"])
+        self.store.conn.execute("DELETE FROM audience_examples WHERE id = ?", [example_id])
 
     def get(self, audience_id: str, who: Principal | None = None) -> dict[str, Any]:
         row = self._get_live("audiences", audience_id, "Audience")

@@ -57,7 +57,13 @@ class Jobs(Service):
         if errors:
             raise ValidationFailed(errors)
         assert definition is not None and revision is not None and audience is not None
-        return self._start(who, definition, revision, audience, name=name, preceding_job_id=preceding_job_id)
+        # Assigning a job to a custom audience that never recruited starts its recruiting.
+        recruiting_started = self.sim.audiences.start_recruiting(None, audience["id"])
+        if recruiting_started:
+            audience = self.store.get("audiences", audience["id"])
+        job = self._start(who, definition, revision, audience, name=name, preceding_job_id=preceding_job_id)
+        job["recruiting_started"] = recruiting_started
+        return job
 
     def _start(self, who: Principal, definition: dict, revision: dict, audience: dict, *,
                name: str | None = None, preceding_job_id: str | None = None,

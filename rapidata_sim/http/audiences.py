@@ -6,6 +6,9 @@ from typing import Any
 
 from starlette.routing import Route
 
+from ..domain.audiences import FILTER_KINDS
+from ..errors import ValidationFailed
+from . import inputs
 from .routing import Call, endpoint, paged
 
 
@@ -18,6 +21,7 @@ def audience_out(row: dict[str, Any]) -> dict[str, Any]:
         "organizationId": row["organization_id"], "isPublic": row["is_public"], "isDistilling": False,
         "distillingCampaignId": row["distilling_campaign_id"], "graduationRule": row["graduation_rule"],
         "distillingRetrievalMode": row["retrieval_mode"], "boostLevel": row["boost_level"],
+        "filter": row["filter"],
     }
 
 
@@ -50,8 +54,77 @@ def user_metrics(call: Call) -> dict:
     return {"usersPerState": m["users_per_state"], "capacity": m["capacity"]}
 
 
+def _check_filters(filters: list | None, field: str = "filters") -> None:
+    for i, f in enumerate(filters or []):
+        if not isinstance(f, dict) or f.get("_t") not in FILTER_KINDS:
+            raise ValidationFailed.field(f"{field}[{i}]", f"'_t' must be one of {sorted(FILTER_KINDS)}.")
+
+
+def create(call: Call) -> dict:
+    b: inputs.CreateAudience = call.body
+    _check_filters(b.filters)
+    row = call.sim.audiences.create_custom(call.who, name=b.name, description=b.description, filters=b.filters,
+                                           graduation_rule=b.graduation_rule)
+    return {"audienceId": row["id"]}
+
+
+def update(call: Call) -> dict:
+    b: inputs.UpdateAudience = call.body
+    changes = b.given("name", "description", "filters")
+    _check_filters(changes.get("filters"))
+    call.sim.audiences.update(call.who, call.path["audience_id"], changes)
+    return {"recalculationId": None, "inactivitySyncId": None}
+
+
+def delete(call: Call) -> None:
+    call.sim.audiences.delete(call.who, call.path["audience_id"])
+
+
+def recruit(call: Call) -> None:
+    call.sim.audiences.start_recruiting(call.who, call.path["audience_id"])
+
+
+def create_filtered(call: Call) -> dict:
+    b: inputs.CreateFilteredAudience = call.body
+    _check_filters([b.filter], "filter")
+    return {"audienceId": call.sim.audiences.create_filtered(call.who, call.path["audience_id"], b.filter)["id"]}
+
+
+def add_example(call: Call) -> dict:
+    b: inputs.AddExample = call.body
+    example = b.model_dump(exclude={"feature_flags"})
+    example["feature_flags"] = [f.model_dump() for f in b.feature_flags or []]
+    call.sim.audiences.add_example(call.who, call.path["audience_id"], example)
+    return {"recalculationId": None}
+
+
+def example_out(row: dict[str, Any]) -> dict[str, Any]:
+    asset = row["asset"] or {}
+    return {"id": row["id"], "rapidId": None, "asset": asset, "payload": row["payload"], "truth": row["truth"],
+            "correctCount": 0, "incorrectCount": 0, "explanation": row["explanation"]}
+
+
+def examples(call: Call) -> dict:
+    return paged(call.sim.audiences.examples(call.who, call.path["audience_id"], call.list_query()), example_out)
+
+
+def delete_example(call: Call) -> dict:
+    call.sim.audiences.delete_example(call.who, call.path["example_id"])
+    return {}
+
+
 def routes(sim) -> list[Route]:
     return [
+        Route("/audience", endpoint(sim, create, body=inputs.CreateAudience), methods=["POST"]),
+        Route("/audience/{audience_id}", endpoint(sim, update, body=inputs.UpdateAudience), methods=["PATCH"]),
+        Route("/audience/{audience_id}", endpoint(sim, delete), methods=["DELETE"]),
+        Route("/audience/{audience_id}/recruit", endpoint(sim, recruit), methods=["POST"]),
+        Route("/audience/{audience_id}/filter", endpoint(sim, create_filtered, body=inputs.CreateFilteredAudience),
+              methods=["POST"]),
+        Route("/audience/{audience_id}/example", endpoint(sim, add_example, body=inputs.AddExample),
+              methods=["POST"]),
+        Route("/audience/{audience_id}/examples", endpoint(sim, examples), methods=["GET"]),
+        Route("/audience/example/{example_id}", endpoint(sim, delete_example), methods=["DELETE"]),
         Route("/audiences", endpoint(sim, find), methods=["GET"]),
         Route("/audience/unlisted/{audience_id}", endpoint(sim, get_unlisted), methods=["GET"]),
         Route("/audience/{audience_id}", endpoint(sim, get), methods=["GET"]),

@@ -117,3 +117,31 @@ class CreateJob(Body):
 
 class PreliminaryDownload(Body):
     send_email: bool = False
+
+
+class CreateAudience(Body):
+    name: str
+    description: Optional[str] = None
+    filters: Optional[list[dict[str, Any]]] = None
+    graduation_rule: Optional[dict[str, Any]] = None
+
+
+class UpdateAudience(Body):
+    name: str = None  # type: ignore[assignment]
+    description: Optional[str] = None
+    filters: list[dict[str, Any]] = None  # type: ignore[assignment]
+
+
+class CreateFilteredAudience(Body):
+    filter: dict[str, Any]
+
+
+class AddExample(Body):
+    asset: dict[str, Any]
+    payload: dict[str, Any]
+    truth: Optional[dict[str, Any]] = None
+    random_correct_probability: float
+    explanation: Optional[str] = None
+    context: Optional[str] = None
+    context_asset: Optional[dict[str, Any]] = None
+    feature_flags: Optional[list[FeatureFlag]] = None

@@ -138,7 +138,7 @@ def create_job(call: Call) -> dict:
     job = call.sim.jobs.create(call.who, definition_id=b.job_definition_id, audience_id=b.audience_id,
                                revision_number=b.revision_number, name=b.name,
                                preceding_job_id=b.preceding_job_id)
-    return {"jobId": job["id"], "recruitingStarted": False}
+    return {"jobId": job["id"], "recruitingStarted": job["recruiting_started"]}
 
 
 def find_jobs(call: Call) -> dict:
