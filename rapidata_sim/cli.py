@@ -1,0 +1,100 @@
+"""``rapidata-sim``: serve a world, or watch the signals guide run offline."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal as signals
+import sys
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+from .simulator import Simulator
+
+
+def _serve(args: argparse.Namespace) -> int:
+    data_dir = Path(args.data_dir) if args.data_dir else None
+    db = ":memory:"
+    if data_dir is not None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        db = str(data_dir / "world.sqlite3")
+    sim = Simulator(seed=args.seed, db=db)
+    server = sim.serve(host=args.host, port=args.port, data_dir=data_dir)
+    print("# rapidata-sim is serving on https://%s:%d — paste these lines into a shell:" % (args.host, server.port),
+          file=sys.stderr)
+    sys.stdout.write(server.export_lines())
+    sys.stdout.flush()
+    stop = threading.Event()
+    for sig in (signals.SIGINT, signals.SIGTERM):
+        signals.signal(sig, lambda *_: stop.set())
+    while not stop.wait(0.5):
+        pass
+    print("# rapidata-sim: shutting down", file=sys.stderr)
+    sim.close()
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    """The signals guide, offline: create, trigger, wait, read results, let days pass."""
+    sim = Simulator(seed=args.seed)
+    os.environ.update(sim.env())
+    os.environ.setdefault("RAPIDATA_silent_mode", "1")
+    os.environ.setdefault("HTTPS_PROXY", "http://127.0.0.1:9")  # the SDK's version check fails fast, offline
+    os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+    say = print
+    say(f"rapidata-sim demo: a simulated Rapidata on {sim.env()['RAPIDATA_ENVIRONMENT']} (seed {args.seed})")
+    say("Everything below is the real rapidata SDK, unmodified, talking to it.\n")
+    from rapidata import RapidataClient
+
+    client = RapidataClient()
+    audience = client.audience.get_audience_by_id("aud_MU1GZYoESyO")
+    say(f"audience      {audience}")
+    job_definition = client.job.create_compare_job_definition(
+        name="Prompt Alignment Job",
+        instruction="Which image follows the prompt more accurately?",
+        datapoints=[["https://assets.rapidata.ai/flux_book.jpg", "https://assets.rapidata.ai/mj_book.jpg"]],
+        contexts=["A small blue book sitting on a large red book."],
+    )
+    say(f"definition    {job_definition}")
+    signal = client.signals.create_signal(name="Daily prompt alignment", audience=audience,
+                                          job_definition=job_definition, interval_hours=24)
+    say(f"signal        {signal}, next run at {signal.next_run_at:%Y-%m-%d %H:%M} UTC")
+    signal.trigger()
+    job = signal.wait_for_next_job(timeout=60)
+    results = job.get_results()
+    item = results["results"][0]
+    say(f"triggered     {job} -> {job.get_status()}, winner {item['winner']} "
+        f"{item['aggregatedResults']}")
+    say(f"\n{args.days} virtual days pass, one clock step per day...")
+    for _ in range(args.days):
+        sim.advance(timedelta(days=1))
+    for job in signal.get_jobs(page_size=10, sort_descending=False):
+        r = job.get_results()["results"][0]
+        say(f"  {job.id}  {job.get_status():9}  winner {r['winner']}")
+    say(f"\nnext run at   {signal.next_run_at:%Y-%m-%d %H:%M} UTC, last run at {signal.last_run_at:%Y-%m-%d %H:%M} UTC")
+    say("\nEvent log:")
+    sys.stdout.write(sim.event_log())
+    sim.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="rapidata-sim", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve a world over HTTPS and print the SDK's environment")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    serve.add_argument("--data-dir", help="keep the SQLite state and the CA here (default: in memory)")
+    serve.add_argument("--seed", type=int, default=0)
+    serve.set_defaults(run=_serve)
+    demo = sub.add_parser("demo", help="run the signals guide against an in-process simulator")
+    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--days", type=int, default=3)
+    demo.set_defaults(run=_demo)
+    args = parser.parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,35 @@
+"""The README's endpoint table is the app's route list: neither may drift from the other."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from starlette.routing import Route
+
+from rapidata_sim import Simulator
+from rapidata_sim.http import create_app
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def _normalise(path: str) -> str:
+    return re.sub(r"\{[^}]+\}", "{}", path)
+
+
+def test_readme_table_matches_routes():
+    text = README.read_text()
+    table = text.split("<!-- endpoints -->", 1)[1].split("<!-- /endpoints -->", 1)[0]
+    documented = {(m, _normalise(p)) for m, p in re.findall(r"^\| (GET|POST|PATCH|DELETE|PUT) \| `([^`]+)`", table,
+                                                               re.M)}
+    with Simulator() as sim:
+        app = create_app(sim)
+    served = set()
+    for route in app.routes:
+        assert isinstance(route, Route)
+        for method in route.methods - {"HEAD"}:
+            served.add((method, _normalise(route.path)))
+    # userinfo also accepts POST (OIDC allows both); the table lists the GET the SDK uses.
+    served.discard(("POST", "/connect/userinfo"))
+    served.discard(("GET", "/identity/bridge-token"))
+    assert documented == served
