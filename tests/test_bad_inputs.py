@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import ssl
 
 import httpx
 import pytest
@@ -18,7 +19,8 @@ OTHER = ("rapidata-sim-other", "other-secret")
 def world():
     sim = Simulator(seed=99)
     server = sim.serve()
-    http = httpx.Client(base_url=f"https://127.0.0.1:{server.port}", verify=str(server.certs.ca_pem))
+    http = httpx.Client(base_url=f"https://127.0.0.1:{server.port}",
+                        verify=ssl.create_default_context(cafile=str(server.certs.ca_pem)))
 
     def token(creds):
         r = http.post("/connect/token", data={"grant_type": "client_credentials"}, auth=creds)
