@@ -48,8 +48,10 @@ class Results(Service):
         builder = {"Compare": self._compare, "Classify": self._classify,
                    "GroupedRankingWorkflow": self._ranking, "RankingWorkflow": self._ranking}.get(kind, self._generic)
         info_type, version, results, summary = builder(job, datapoints, votes, rapid, referee)
+        definition = self.store.get("job_definitions", job["definition_id"])
+        # The guides' results show the definition's name here, not the job's "name:revision".
         doc = {"info": {"createdAt": job["completed_at"] or job["created_at"], "version": version,
-                        "type": info_type, "name": job["name"], "instruction": _instruction(workflow)},
+                        "type": info_type, "name": definition["name"], "instruction": _instruction(workflow)},
                "results": results}
         if summary is not None:
             doc["summary"] = summary
