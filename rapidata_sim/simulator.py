@@ -63,7 +63,7 @@ class Simulator:
         self.config = config or SimConfig()
         self.store = Store(db)
         self.clock = clock or Clock()
-        self.ids = IdFactory(seed)
+        self.ids = IdFactory(self._id_stream(seed))
         self.identity = Identity(self)
         self.audiences = Audiences(self)
         self.datasets = Datasets(self)
@@ -77,6 +77,15 @@ class Simulator:
         if fixtures is not None:
             path = fixtures_dir() / "world.toml" if fixtures == "default" else Path(fixtures)
             self.load_fixtures(path, create=self.store.count("organizations") == 0)
+
+    def _id_stream(self, seed: int) -> str:
+        """Seed for ids: the seed itself for a new world; reopening a stored world starts a
+        fresh stream so new ids never collide with the ones already issued."""
+        row = self.store.get("meta", "opened")
+        opened = int(row["value"]) if row else 0
+        with self.store.transaction():
+            self.store.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('opened', ?)", [str(opened + 1)])
+        return str(seed) if opened == 0 else f"{seed}/reopened-{opened}"
 
     # -- seed data ----------------------------------------------------------------
 

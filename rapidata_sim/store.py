@@ -80,6 +80,7 @@ SCHEMA: dict[str, tuple[str | tuple[str, ...], dict[str, Any]]] = {
     }),
     "preliminary_downloads": ("id", {"id": S, "job_id": S, "created_at": S}),
     "events": ("seq", {"seq": I, "at": S, "kind": S, "subject": S, "data": J}),
+    "meta": ("key", {"key": S, "value": S}),
 }
 
 INDEXES = [

@@ -1,0 +1,53 @@
+"""``rapidata-sim serve`` as a user runs it: paste its export lines, connect, stop it cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+
+def test_serve_prints_export_lines_that_connect_the_sdk(tmp_path):
+    data_dir = tmp_path / "sim-data"
+    proc = subprocess.Popen([sys.executable, "-m", "rapidata_sim.cli", "serve", "--port", "0",
+                             "--data-dir", str(data_dir), "--seed", "3"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        env = {}
+        deadline = time.monotonic() + 30
+        while "RAPIDATA_DISABLE_OTLP" not in env and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            assert line.startswith("export "), line
+            key, _, value = line[len("export "):].strip().partition("=")
+            env[key] = value
+        assert env["RAPIDATA_ENVIRONMENT"].startswith("sim@127.0.0.1:")
+        assert os.path.exists(env["SSL_CERT_FILE"]) and env["SSL_CERT_FILE"].startswith(str(data_dir))
+        code = (
+            "from rapidata import RapidataClient\n"
+            "c = RapidataClient()\n"
+            "print(c.audience.get_audience_by_id('aud_MU1GZYoESyO').name)\n"
+        )
+        child_env = {**os.environ, **env, "HOME": str(tmp_path), "RAPIDATA_silent_mode": "1"}
+        out = subprocess.run([sys.executable, "-c", code], env=child_env, capture_output=True, text=True,
+                             timeout=120)
+        assert out.returncode == 0, out.stderr[-2000:]
+        assert out.stdout.strip().splitlines()[-1] == "Alignment"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=15) == 0
+    assert (data_dir / "world.sqlite3").exists()
+
+
+def test_a_stored_world_reopens_without_id_collisions(tmp_path):
+    from rapidata_sim import Simulator
+
+    db = str(tmp_path / "world.sqlite3")
+    with Simulator(seed=1, db=db) as sim:
+        first = sim.datasets.create(sim.principal(), "a")["id"]
+    with Simulator(seed=1, db=db) as sim:
+        second = sim.datasets.create(sim.principal(), "b")["id"]
+        assert second != first
+        assert sim.store.get("datasets", first)["name"] == "a"
+        assert sim.store.count("organizations") == 3  # the seed world was not loaded twice
