@@ -95,7 +95,8 @@ class ListSpec:
             if name not in self.sorts:
                 errors.setdefault("sort", []).append(f"'{key}' is not a sortable field.")
                 continue
-            order.append(f"[{self.sorts[name]}] {'DESC' if key.startswith('-') else 'ASC'}")
+            # Text sorts ignore case, as the service's database collation does ("Bravo" after "alpha").
+            order.append(f"[{self.sorts[name]}] COLLATE NOCASE {'DESC' if key.startswith('-') else 'ASC'}")
         if errors:
             raise ValidationFailed(errors)
         joiner = " AND " if query.logic == "and" else " OR "
@@ -129,7 +130,9 @@ def _coerce(kind: Kind, raw: str) -> Any:
 def _clause(column: str, kind: Kind, op: str, value: str | list[str]) -> tuple[str, list[Any]]:
     col = f"[{column}]"
     if op == "in":
-        raw = value if isinstance(value, list) else [v for v in value.split(",") if v != ""]
+        raw = value if isinstance(value, list) else [value]
+        if len(raw) == 1:  # field[in]=a,b is the same as field[in]=a&field[in]=b
+            raw = [v for v in raw[0].split(",") if v != ""]
         items = [_coerce(kind, v) for v in raw]
         if not items:
             return "0", []
