@@ -22,6 +22,7 @@ import trustme
 import uvicorn
 
 from .http import create_app
+from .http.recording import Exchange, RecordingMiddleware
 
 if TYPE_CHECKING:
     from rapidata import RapidataClient
@@ -54,7 +55,7 @@ class Server:
     """uvicorn on a daemon thread, serving one ``Simulator``."""
 
     def __init__(self, sim: "Simulator", *, host: str = "127.0.0.1", port: int = 0,
-                 data_dir: str | Path | None = None) -> None:
+                 data_dir: str | Path | None = None, record: bool = False) -> None:
         self.sim = sim
         self.host = host
         self._tmp = None if data_dir else tempfile.TemporaryDirectory(prefix="rapidata-sim-")
@@ -64,7 +65,10 @@ class Server:
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
         self.port: int = self._socket.getsockname()[1]
-        config = uvicorn.Config(create_app(sim), ssl_certfile=str(self.certs.cert_pem),
+        app = create_app(sim)
+        #: The request log (``record=True``): every exchange, in arrival order.
+        self.recorder = RecordingMiddleware(app) if record else None
+        config = uvicorn.Config(self.recorder or app, ssl_certfile=str(self.certs.cert_pem),
                                 ssl_keyfile=str(self.certs.key_pem), log_level="warning", lifespan="off",
                                 access_log=False, timeout_graceful_shutdown=1)
         self._uvicorn = uvicorn.Server(config)
@@ -110,6 +114,12 @@ class Server:
             "RAPIDATA_cacheToDisk": "0",
             "RAPIDATA_AGENT_HINT": "0",
         }
+
+    @property
+    def exchanges(self) -> list[Exchange]:
+        if self.recorder is None:
+            raise RuntimeError("start the server with record=True to keep a request log")
+        return self.recorder.exchanges
 
     def export_lines(self) -> str:
         return "".join(f"export {k}={v}\n" for k, v in self.env().items())

@@ -150,12 +150,16 @@ class Simulator:
 
     # -- connecting the SDK -------------------------------------------------------
 
-    def serve(self, *, host: str = "127.0.0.1", port: int = 0, data_dir: str | Path | None = None) -> "Server":
-        """Start the HTTPS server for this world on a thread (idempotent); returns it."""
+    def serve(self, *, host: str = "127.0.0.1", port: int = 0, data_dir: str | Path | None = None,
+              record: bool = False) -> "Server":
+        """Start the HTTPS server for this world on a thread (idempotent); returns it.
+
+        ``record=True`` keeps a request log (``server.exchanges``).
+        """
         from .server import Server
 
         if self._server is None:
-            self._server = Server(self, host=host, port=port, data_dir=data_dir)
+            self._server = Server(self, host=host, port=port, data_dir=data_dir, record=record)
             self._server.start()
         return self._server
 

@@ -18,11 +18,29 @@ os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 os.environ.setdefault("BROWSER", "true")  # preview()/view() open a browser: make that a no-op
 
 
+SPEC_DIR = Path(__file__).resolve().parents[2] / "shared" / "openapi"
+
+
+@pytest.fixture(scope="session")
+def contract():
+    from contract import Contract
+
+    return Contract.load(Path(os.environ.get("RAPIDATA_SIM_OPENAPI_DIR", SPEC_DIR)))
+
+
 @pytest.fixture
-def sim():
+def sim(contract):
+    """A fresh world per test. Every response it serves during the test is checked against the
+    real service's OpenAPI specs (with the documented 3.27.1 allow-lists in ``contract.py``)."""
     world = Simulator(seed=1234)
+    server = world.serve(record=True)
     yield world
+    problems = []
+    for ex in server.exchanges:
+        for problem in contract.check(ex.method, ex.path, ex.status, ex.body, ex.content_type):
+            problems.append(f"{ex.method} {ex.path} -> {ex.status}: {problem}")
     world.close()
+    assert not problems, "responses that break the contract:\n" + "\n".join(problems[:20])
 
 
 @pytest.fixture

@@ -1,0 +1,327 @@
+"""Cost of one warm SDK call: the simulator vs a bare Starlette app serving canned JSON.
+
+Both servers run the same way (uvicorn on a daemon thread, TLS with a
+``rapidata_sim.server.Certificates`` cert, bound to 127.0.0.1:0) in the same
+process as the SDK clients, so the difference between them is what the
+simulator's routing, auth, transaction, scheduler sync and rendering cost per
+request. The canned bodies are captured from the simulator in the same run,
+so the SDK parses the very same bytes from both.
+
+``bench/run`` is the entry point; this module holds the reusable pieces.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import platform
+import socket
+import ssl
+import statistics
+import tempfile
+import threading
+import time
+import warnings
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Callable
+
+#: Set before the SDK is imported: no telemetry, no agent hint, no prints, and any
+#: request that is not for 127.0.0.1 goes to a closed local port instead of the network.
+SDK_ENV = {
+    "RAPIDATA_DISABLE_OTLP": "1",
+    "RAPIDATA_AGENT_HINT": "0",
+    "RAPIDATA_silent_mode": "1",
+    "RAPIDATA_cacheToDisk": "0",
+    "HTTPS_PROXY": "http://127.0.0.1:9",
+    "HTTP_PROXY": "http://127.0.0.1:9",
+    "ALL_PROXY": "http://127.0.0.1:9",
+    "NO_PROXY": "127.0.0.1,localhost",
+}
+
+
+def isolate_sdk() -> None:
+    """Keep the SDK off the network (call before importing ``rapidata``)."""
+    os.environ.update(SDK_ENV)
+    for key in ("https_proxy", "http_proxy", "all_proxy", "no_proxy"):
+        os.environ.pop(key, None)
+
+
+def skip_version_check() -> None:
+    """``RapidataClient()`` asks api.github.com for the latest release; the proxy above
+    would refuse it, this skips the attempt altogether (construction only, not per call)."""
+    from rapidata import RapidataClient
+
+    if hasattr(RapidataClient, "_check_version"):
+        RapidataClient._check_version = lambda self: None  # type: ignore[method-assign]
+
+
+# -- the world ----------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    signal_id: str
+    job_id: str
+    definition_id: str
+
+
+def build_world(sim) -> World:
+    """A dataset, a compare job definition, a daily signal and a (completed) job, via the Python API."""
+    me = sim.principal()
+    ds = sim.datasets.create(me, "bench pairs")
+    sim.datasets.add_datapoint(me, ds["id"], [
+        {"key": "asset", "kind": "Asset", "asset": {"_t": "MultiAssetInput", "assets": [
+            {"_t": "TextAssetInput", "text": "left"}, {"_t": "TextAssetInput", "text": "right"}]}}], sort_index=0)
+    workflow = {"_t": "SimpleWorkflow", "rapid": {"_t": "Compare", "asset": {"segment": "asset"},
+                                                  "criteria": {"literal": "Which is better?"}}}
+    definition, _ = sim.definitions.create(me, name="bench pairs", workflow=workflow,
+                                           referee={"_t": "NaiveReferee", "totalVotes": 5}, dataset_id=ds["id"])
+    # Daily: nothing fires during the bench, so every GET sees the same row.
+    signal = sim.signals.create(me, name="bench daily", audience_id="global", job_definition_id=definition["id"],
+                                interval_seconds=86400)
+    job = sim.jobs.create(me, definition_id=definition["id"], audience_id="global")
+    return World(signal_id=signal["id"], job_id=job["id"], definition_id=definition["id"])
+
+
+# -- capturing real responses -----------------------------------------------------
+
+
+@dataclass
+class Canned:
+    """One captured response: what the bare app sends back for ``method path``."""
+
+    method: str
+    path: str
+    status: int
+    body: bytes
+    content_type: str
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def capture(server, world: World) -> dict[tuple[str, str], Canned]:
+    """The simulator's own answers for the requests the SDK makes, over the same TLS socket."""
+    import httpx
+
+    ctx = ssl.create_default_context(cafile=str(server.certs.ca_pem))
+    base = f"https://127.0.0.1:{server.port}"
+    creds = server.sim.default_client
+    out: dict[tuple[str, str], Canned] = {}
+    with httpx.Client(base_url=base, verify=ctx, trust_env=False, timeout=10) as http:
+        def keep(resp: httpx.Response) -> httpx.Response:
+            if resp.status_code != 200:
+                raise RuntimeError(f"capture: {resp.request.method} {resp.request.url.path} -> "
+                                   f"{resp.status_code} {resp.text[:200]}")
+            extra = {k: v for k, v in resp.headers.items() if k.lower() == "cache-control"}
+            out[(resp.request.method, resp.request.url.path)] = Canned(
+                resp.request.method, resp.request.url.path, resp.status_code, resp.content,
+                resp.headers.get("content-type", "application/json"), extra)
+            return resp
+
+        token = keep(http.post("/connect/token", data={"grant_type": "client_credentials", "scope": "openid"},
+                               auth=(creds["id"], creds["secret"]))).json()["access_token"]
+        bearer = {"Authorization": f"Bearer {token}"}
+        keep(http.get("/connect/userinfo", headers=bearer))
+        keep(http.get(f"/signal/{world.signal_id}", headers=bearer))
+        keep(http.get(f"/job/{world.job_id}", headers=bearer))
+    return out
+
+
+# -- the bare app ---------------------------------------------------------------------
+
+
+def bare_app(canned: dict[tuple[str, str], Canned]):
+    """Starlette with one ``async def`` route per captured response, and a catch-all that
+    counts anything else the SDK asks for (there should be nothing)."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    hits: dict[str, int] = {}
+    unexpected: list[str] = []
+
+    def make(c: Canned):
+        key = f"{c.method} {c.path}"
+        hits[key] = 0
+
+        async def endpoint(request: Request) -> Response:
+            hits[key] += 1
+            return Response(c.body, status_code=c.status, media_type=c.content_type, headers=c.headers)
+
+        return endpoint
+
+    by_path: dict[str, list[Canned]] = {}
+    for c in canned.values():
+        by_path.setdefault(c.path, []).append(c)
+    routes = []
+    for path, items in by_path.items():
+        for c in items:
+            methods = ["GET", "POST"] if path == "/connect/userinfo" else [c.method]
+            routes.append(Route(path, make(c), methods=methods))
+
+    async def other(request: Request) -> Response:
+        unexpected.append(f"{request.method} {request.url.path}")
+        return Response(b'{"title":"Not Found","status":404}', status_code=404,
+                        media_type="application/problem+json")
+
+    routes.append(Route("/{rest:path}", other, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]))
+    app = Starlette(routes=routes)
+    app.state.hits = hits
+    app.state.unexpected = unexpected
+    return app
+
+
+class BareServer:
+    """uvicorn on a daemon thread with the same config and TLS setup as ``rapidata_sim.server.Server``."""
+
+    def __init__(self, app, *, certs=None, host: str = "127.0.0.1", port: int = 0) -> None:
+        import uvicorn
+        from rapidata_sim.server import Certificates
+
+        self.app = app
+        self.host = host
+        self._tmp = None
+        if certs is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="rapidata-bare-")
+            certs = Certificates(Path(self._tmp.name))
+        self.certs = certs
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind((host, port))
+        self.port: int = self._socket.getsockname()[1]
+        config = uvicorn.Config(app, ssl_certfile=str(certs.cert_pem), ssl_keyfile=str(certs.key_pem),
+                                log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=1)
+        self._uvicorn = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def environment(self) -> str:
+        return f"sim@{self.host}:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> "BareServer":
+        self._thread = threading.Thread(target=self._uvicorn.run, kwargs={"sockets": [self._socket]},
+                                        name=f"bare:{self.port}", daemon=True)
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._uvicorn.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("bare server did not start")
+            time.sleep(0.002)
+        return self
+
+    def stop(self) -> None:
+        self._uvicorn.should_exit = True
+        self._uvicorn.force_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._socket.close()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    def client(self, client_id: str, client_secret: str):
+        from rapidata import RapidataClient, rapidata_config
+
+        rapidata_config.logging.enable_otlp = False
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*verify=<str>.*", category=DeprecationWarning)
+            return RapidataClient(client_id=client_id, client_secret=client_secret, environment=self.environment,
+                                  cert_path=str(self.certs.ca_pem))
+
+
+# -- timing ---------------------------------------------------------------------------
+
+
+def time_block(fn: Callable[[], Any], n: int) -> list[float]:
+    """``n`` calls of ``fn``, each timed on its own; milliseconds."""
+    out = []
+    clock = time.perf_counter_ns
+    for _ in range(n):
+        t0 = clock()
+        fn()
+        out.append((clock() - t0) / 1e6)
+    return out
+
+
+def p90(xs: list[float]) -> float:
+    return statistics.quantiles(xs, n=10, method="inclusive")[8] if len(xs) > 1 else xs[0]
+
+
+@dataclass
+class Series:
+    """Samples of one (target, operation), kept per block so drift can be seen."""
+
+    blocks: list[list[float]] = field(default_factory=list)
+
+    def add(self, block: list[float]) -> None:
+        self.blocks.append(block)
+
+    @property
+    def samples(self) -> list[float]:
+        return [x for b in self.blocks for x in b]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+    @property
+    def p90(self) -> float:
+        return p90(self.samples)
+
+    @property
+    def block_medians(self) -> list[float]:
+        return [statistics.median(b) for b in self.blocks]
+
+
+def interleaved(calls: dict[str, Callable[[], Any]], *, rounds: int, block: int) -> dict[str, Series]:
+    """``rounds`` rounds; in each, a block of ``block`` calls per entry of ``calls``. The order
+    flips every round (ABBA...) so no target always runs right after the same other one."""
+    series = {name: Series() for name in calls}
+    names = list(calls)
+    # A full collection takes ~0.2 s once the SDK is loaded (300 k objects); one, then freeze
+    # what survives, so the collections the calls trigger only scan what the calls allocate.
+    gc.collect()
+    gc.freeze()
+    try:
+        for r in range(rounds):
+            order = names if r % 2 == 0 else list(reversed(names))
+            for name in order:
+                series[name].add(time_block(calls[name], block))
+    finally:
+        gc.unfreeze()
+    return series
+
+
+def round_ratios(a: Series, b: Series) -> list[float]:
+    return [x / y for x, y in zip(a.block_medians, b.block_medians)]
+
+
+# -- reporting ------------------------------------------------------------------------
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version(), "implementation": platform.python_implementation()}
+    for dist in ("rapidata", "rapidata-sim", "starlette", "uvicorn", "uvloop", "httptools", "httpx2"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "absent"
+    return out
+
+
+def machine() -> dict[str, Any]:
+    return {"platform": platform.platform(), "machine": platform.machine(), "cpus": os.cpu_count()}
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def load_previous(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
