@@ -16,13 +16,9 @@ import gc
 import json
 import os
 import platform
-import socket
 import ssl
 import statistics
-import tempfile
-import threading
 import time
-import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
@@ -173,63 +169,6 @@ def bare_app(canned: dict[tuple[str, str], Canned]):
     app.state.hits = hits
     app.state.unexpected = unexpected
     return app
-
-
-class BareServer:
-    """uvicorn on a daemon thread with the same config and TLS setup as ``rapidata_sim.server.Server``."""
-
-    def __init__(self, app, *, certs=None, host: str = "127.0.0.1", port: int = 0) -> None:
-        import uvicorn
-        from rapidata_sim.server import Certificates
-
-        self.app = app
-        self.host = host
-        self._tmp = None
-        if certs is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="rapidata-bare-")
-            certs = Certificates(Path(self._tmp.name))
-        self.certs = certs
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind((host, port))
-        self.port: int = self._socket.getsockname()[1]
-        config = uvicorn.Config(app, ssl_certfile=str(certs.cert_pem), ssl_keyfile=str(certs.key_pem),
-                                log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=1)
-        self._uvicorn = uvicorn.Server(config)
-        self._thread: threading.Thread | None = None
-
-    @property
-    def environment(self) -> str:
-        return f"sim@{self.host}:{self.port}"
-
-    def start(self, timeout: float = 10.0) -> "BareServer":
-        self._thread = threading.Thread(target=self._uvicorn.run, kwargs={"sockets": [self._socket]},
-                                        name=f"bare:{self.port}", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._uvicorn.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("bare server did not start")
-            time.sleep(0.002)
-        return self
-
-    def stop(self) -> None:
-        self._uvicorn.should_exit = True
-        self._uvicorn.force_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._socket.close()
-        if self._tmp is not None:
-            self._tmp.cleanup()
-
-    def client(self, client_id: str, client_secret: str):
-        from rapidata import RapidataClient, rapidata_config
-
-        rapidata_config.logging.enable_otlp = False
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*verify=<str>.*", category=DeprecationWarning)
-            return RapidataClient(client_id=client_id, client_secret=client_secret, environment=self.environment,
-                                  cert_path=str(self.certs.ca_pem))
 
 
 # -- timing ---------------------------------------------------------------------------

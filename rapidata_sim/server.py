@@ -51,12 +51,15 @@ class Certificates:
             os.chmod(self.key_pem, 0o600)
 
 
-class Server:
-    """uvicorn on a daemon thread, serving one ``Simulator``."""
+class TLSServer:
+    """Any ASGI app on uvicorn, on a daemon thread, over TLS on a local address.
 
-    def __init__(self, sim: "Simulator", *, host: str = "127.0.0.1", port: int = 0,
-                 data_dir: str | Path | None = None, record: bool = False) -> None:
-        self.sim = sim
+    The transport the SDK needs, and nothing about worlds: ``Server`` adds those,
+    and the benchmark serves its bare comparison app with it.
+    """
+
+    def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0,
+                 data_dir: str | Path | None = None) -> None:
         self.host = host
         self._tmp = None if data_dir else tempfile.TemporaryDirectory(prefix="rapidata-sim-")
         self.data_dir = Path(data_dir) if data_dir else Path(self._tmp.name)
@@ -65,12 +68,8 @@ class Server:
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
         self.port: int = self._socket.getsockname()[1]
-        app = create_app(sim)
-        #: The request log (``record=True``): every exchange, in arrival order.
-        self.recorder = RecordingMiddleware(app) if record else None
-        config = uvicorn.Config(self.recorder or app, ssl_certfile=str(self.certs.cert_pem),
-                                ssl_keyfile=str(self.certs.key_pem), log_level="warning", lifespan="off",
-                                access_log=False, timeout_graceful_shutdown=1)
+        config = uvicorn.Config(app, ssl_certfile=str(self.certs.cert_pem), ssl_keyfile=str(self.certs.key_pem),
+                                log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=1)
         self._uvicorn = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
 
@@ -80,7 +79,7 @@ class Server:
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"sim@{host}:{self.port}"
 
-    def start(self, timeout: float = 10.0) -> "Server":
+    def start(self, timeout: float = 10.0) -> "TLSServer":
         self._thread = threading.Thread(target=self._uvicorn.run, kwargs={"sockets": [self._socket]},
                                         name=f"rapidata-sim:{self.port}", daemon=True)
         self._thread.start()
@@ -100,6 +99,29 @@ class Server:
         self._socket.close()
         if self._tmp is not None:
             self._tmp.cleanup()
+
+    def client(self, client_id: str, client_secret: str, **kwargs: Any) -> "RapidataClient":
+        """A real ``RapidataClient`` connected to this server."""
+        from rapidata import RapidataClient, rapidata_config
+
+        rapidata_config.logging.enable_otlp = False
+        with warnings.catch_warnings():
+            # cert_path becomes httpx2's verify=<str>, deprecated there but the SDK's documented knob.
+            warnings.filterwarnings("ignore", message=".*verify=<str>.*", category=DeprecationWarning)
+            return RapidataClient(client_id=client_id, client_secret=client_secret, environment=self.environment,
+                                  cert_path=str(self.certs.ca_pem), **kwargs)
+
+
+class Server(TLSServer):
+    """One ``Simulator``'s world, served to the SDK."""
+
+    def __init__(self, sim: "Simulator", *, host: str = "127.0.0.1", port: int = 0,
+                 data_dir: str | Path | None = None, record: bool = False) -> None:
+        self.sim = sim
+        app = create_app(sim)
+        #: The request log (``record=True``): every exchange, in arrival order.
+        self.recorder = RecordingMiddleware(app) if record else None
+        super().__init__(self.recorder or app, host=host, port=port, data_dir=data_dir)
 
     def env(self) -> dict[str, str]:
         """Environment variables under which a plain ``RapidataClient()`` reaches this server."""
@@ -124,16 +146,9 @@ class Server:
     def export_lines(self) -> str:
         return "".join(f"export {k}={v}\n" for k, v in self.env().items())
 
-    def client(self, *, client_id: str | None = None, client_secret: str | None = None,
+    def client(self, client_id: str | None = None, client_secret: str | None = None,  # type: ignore[override]
                **kwargs: Any) -> "RapidataClient":
-        """A real ``RapidataClient`` connected to this server."""
-        from rapidata import RapidataClient, rapidata_config
-
-        rapidata_config.logging.enable_otlp = False
-        env = self.env()
-        with warnings.catch_warnings():
-            # cert_path becomes httpx2's verify=<str>, deprecated there but the SDK's documented knob.
-            warnings.filterwarnings("ignore", message=".*verify=<str>.*", category=DeprecationWarning)
-            return RapidataClient(client_id=client_id or env["RAPIDATA_CLIENT_ID"],
-                                  client_secret=client_secret or env["RAPIDATA_CLIENT_SECRET"],
-                                  environment=self.environment, cert_path=env["SSL_CERT_FILE"], **kwargs)
+        """A real ``RapidataClient``, as the world's default client unless told otherwise."""
+        default = self.sim.default_client or {}
+        return super().client(client_id or default.get("id", ""), client_secret or default.get("secret", ""),
+                              **kwargs)

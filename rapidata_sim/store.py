@@ -31,7 +31,7 @@ SCHEMA: dict[str, tuple[str | tuple[str, ...], dict[str, Any]]] = {
         "owner_mail": S, "is_public": B, "filters": J, "graduation_rule": J, "created_at": S,
         "qualified_user_count": I, "users_per_state": J, "capacity": S, "labeling_seconds": I,
         "retrieval_mode": S, "boost_level": S, "distilling_campaign_id": S, "base_audience_id": S,
-        "logo": S, "filter": J, "deleted": B,
+        "logo": S, "filter": J, "is_distilling": B, "deleted": B,
     }),
     "audience_examples": ("id", {
         "id": S, "audience_id": S, "asset": J, "payload": J, "truth": J, "random_correct_probability": F,

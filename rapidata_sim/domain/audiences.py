@@ -18,6 +18,7 @@ AUDIENCE_LIST = ListSpec(
            "qualified_user_count": "qualified_user_count"},
 )
 
+EXAMPLE_LIST = ListSpec(filters={}, sorts={"created_at": "created_at"}, default_sort="created_at")
 FILTER_KINDS = {"CountryFilter", "LanguageFilter", "DemographicFilter", "DeviceFilter", "AndFilter", "OrFilter",
                 "NotFilter", "UserScoreFilter", "CampaignFilter", "NewUserFilter", "AgeFilter", "GenderFilter",
                 "UserActionRestrictionFilter", "ResponseCountFilter", "CustomFilter"}
@@ -42,7 +43,7 @@ class Audiences(Service):
             "users_per_state": users, "capacity": capacity, "labeling_seconds": labeling_seconds,
             "retrieval_mode": "Shuffled", "boost_level": "None",
             "distilling_campaign_id": "cmp_" + audience_id.split("_", 1)[-1], "base_audience_id": audience_id,
-            "logo": None, "deleted": False,
+            "logo": None, "is_distilling": False, "deleted": False,
         })
         self.record("audience.created", audience_id, name=name)
         return row
@@ -114,10 +115,7 @@ class Audiences(Service):
 
     def examples(self, who: Principal, audience_id: str, query: Query) -> Page:
         self._get_own(who, audience_id)
-        total = self.store.count("audience_examples", "audience_id = ?", [audience_id])
-        items = self.store.select("audience_examples", "audience_id = ?", [audience_id], order_by="rowid",
-                                  limit=query.page_size, offset=(query.page - 1) * query.page_size)
-        return Page(items, total, query.page, query.page_size)
+        return self._page("audience_examples", EXAMPLE_LIST, query, "audience_id = ?", [audience_id])
 
     def delete_example(self, who: Principal, example_id: str) -> None:
         row = self.store.get("audience_examples", example_id)
@@ -139,16 +137,8 @@ class Audiences(Service):
         return self._get_live("audiences", audience_id, "Audience")
 
     def find(self, who: Principal, query: Query) -> Page:
-        # is_distilling is not stored: no simulated audience distils yet, so filter on a constant.
-        where, params, order = AUDIENCE_LIST.compile(query)
-        where = where.replace("[is_distilling]", "0")
-        scope = "deleted = 0 AND (organization_id = ? OR is_public = 1)"
-        full = f"{scope} AND {where}"
-        args = [who.organization_id, *params]
-        total = self.store.count("audiences", full, args)
-        items = self.store.select("audiences", full, args, order_by=order, limit=query.page_size,
-                                  offset=(query.page - 1) * query.page_size)
-        return Page(items, total, query.page, query.page_size)
+        return self._page("audiences", AUDIENCE_LIST, query, "deleted = 0 AND (organization_id = ? OR is_public = 1)",
+                          [who.organization_id])
 
     def user_metrics(self, audience_id: str, who: Principal) -> dict[str, Any]:
         row = self.get(audience_id, who)

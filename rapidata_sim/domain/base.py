@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..clock import iso
-from ..errors import Forbidden, NotFound
+from ..errors import NotFound
+from ..querying import ListSpec, Page, Query
 
 if TYPE_CHECKING:
     from ..simulator import Simulator
@@ -58,7 +59,12 @@ class Service:
             return
         raise NotFound(f"{what} '{row.get('id')}' was not found.")
 
-    @staticmethod
-    def check_owner_write(row: dict[str, Any], who: Principal, what: str) -> None:
-        if row.get("owner_id") != who.user_id and row.get("organization_id") != who.organization_id:
-            raise Forbidden(f"You may not modify {what} '{row.get('id')}'.")
+    def _page(self, table: str, spec: ListSpec, query: Query, scope: str, scope_args: list[Any]) -> Page:
+        """One page of ``table`` rows within ``scope`` (SQL, e.g. visibility) that match ``query``."""
+        where, params, order = spec.compile(query)
+        full = f"{scope} AND {where}"
+        args = [*scope_args, *params]
+        total = self.store.count(table, full, args)
+        items = self.store.select(table, full, args, order_by=order, limit=query.page_size,
+                                  offset=(query.page - 1) * query.page_size)
+        return Page(items, total, query.page, query.page_size)

@@ -111,13 +111,8 @@ class Definitions(Service):
         return row
 
     def find(self, who: Principal, query: Query) -> Page:
-        where, params, order = DEFINITION_LIST.compile(query)
-        full = f"deleted = 0 AND organization_id = ? AND {where}"
-        args = [who.organization_id, *params]
-        total = self.store.count("job_definitions", full, args)
-        items = self.store.select("job_definitions", full, args, order_by=order, limit=query.page_size,
-                                  offset=(query.page - 1) * query.page_size)
-        return Page(items, total, query.page, query.page_size)
+        return self._page("job_definitions", DEFINITION_LIST, query, "deleted = 0 AND organization_id = ?",
+                          [who.organization_id])
 
     def rename(self, who: Principal, definition_id: str, name: str) -> None:
         row = self.get(definition_id, who)
@@ -145,13 +140,7 @@ class Definitions(Service):
 
     def revisions(self, who: Principal, definition_id: str, query: Query) -> Page:
         self.get(definition_id, who)
-        where, params, order = REVISION_LIST.compile(query)
-        full = f"definition_id = ? AND {where}"
-        args = [definition_id, *params]
-        total = self.store.count("revisions", full, args)
-        items = self.store.select("revisions", full, args, order_by=order, limit=query.page_size,
-                                  offset=(query.page - 1) * query.page_size)
-        return Page(items, total, query.page, query.page_size)
+        return self._page("revisions", REVISION_LIST, query, "definition_id = ?", [definition_id])
 
     def create_revision(self, who: Principal, definition_id: str, *, changes: dict[str, Any],
                         base_revision_number: int | None = None,

@@ -94,13 +94,7 @@ class Jobs(Service):
         return row
 
     def find(self, who: Principal, query: Query) -> Page:
-        where, params, order = JOB_LIST.compile(query)
-        full = f"deleted = 0 AND organization_id = ? AND {where}"
-        args = [who.organization_id, *params]
-        total = self.store.count("jobs", full, args)
-        items = self.store.select("jobs", full, args, order_by=order, limit=query.page_size,
-                                  offset=(query.page - 1) * query.page_size)
-        return Page(items, total, query.page, query.page_size)
+        return self._page("jobs", JOB_LIST, query, "deleted = 0 AND organization_id = ?", [who.organization_id])
 
     def audience_deleted(self, job: dict[str, Any]) -> bool:
         audience = self.store.get("audiences", job["audience_id"])

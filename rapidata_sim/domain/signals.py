@@ -100,14 +100,9 @@ class Signals(Service):
         return row
 
     def find(self, who: Principal, query: Query) -> Page:
-        where, params, order = SIGNAL_LIST.compile(query)
-        scope = "deleted = 0 AND (owner_id = ? OR (organization_id = ? AND is_public = 1))"
-        full = f"{scope} AND {where}"
-        args = [who.user_id, who.organization_id, *params]
-        total = self.store.count("signals", full, args)
-        items = self.store.select("signals", full, args, order_by=order, limit=query.page_size,
-                                  offset=(query.page - 1) * query.page_size)
-        return Page(items, total, query.page, query.page_size)
+        return self._page("signals", SIGNAL_LIST, query,
+                          "deleted = 0 AND (owner_id = ? OR (organization_id = ? AND is_public = 1))",
+                          [who.user_id, who.organization_id])
 
     def update(self, who: Principal, signal_id: str, changes: dict[str, Any]) -> None:
         """PATCH: keys absent from ``changes`` stay; ``description: None`` clears it."""
@@ -157,13 +152,7 @@ class Signals(Service):
     def runs(self, who: Principal, signal_id: str, query: Query) -> Page:
         self.get(who, signal_id)
         self.sim.scheduler.start_pending_triggers(signal_id)
-        where, params, order = RUN_LIST.compile(query)
-        full = f"signal_id = ? AND {where}"
-        args = [signal_id, *params]
-        total = self.store.count("signal_runs", full, args)
-        items = self.store.select("signal_runs", full, args, order_by=order, limit=query.page_size,
-                                  offset=(query.page - 1) * query.page_size)
-        return Page(items, total, query.page, query.page_size)
+        return self._page("signal_runs", RUN_LIST, query, "signal_id = ?", [signal_id])
 
     def run(self, who: Principal, run_id: str) -> dict[str, Any]:
         row = self.store.get("signal_runs", run_id)
