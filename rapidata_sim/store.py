@@ -87,8 +87,12 @@ INDEXES = [
     ("datapoints", ["dataset_id"]),
     ("audience_examples", ["audience_id"]),
     ("jobs", ["organization_id"]),
+    ("jobs", ["state", "completes_at"]),
     ("signals", ["organization_id"]),
-    ("signal_runs", ["signal_id"]),
+    ("signals", ["deleted", "is_paused", "next_run_at"]),
+    ("signals", ["pending_triggers"]),
+    ("signal_runs", ["signal_id", "started_at"]),
+    ("signal_runs", ["audience_job_id"]),
     ("batch_uploads", ["correlation_id"]),
 ]
 
