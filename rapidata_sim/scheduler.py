@@ -1,18 +1,40 @@
 """When things happen: signal firings, manual triggers, job completions.
 
-``Scheduler.sync()`` brings a world up to its clock's ``now`` by processing
-every due event in time order (ties: jobs finishing before signals firing,
-then creation order), each at its own instant. Every request and every clock
-move calls it, so nothing depends on when somebody happened to look.
+``Scheduler.sync()`` brings a world up to its clock's ``now``: it processes
+every due event in time order — job completions, then firings, then manual
+triggers at the same instant, then the order they were scheduled in — each
+stamped with its own due time. Every request and every clock move calls it,
+so nothing depends on when somebody happened to look.
+
+The queue is an in-memory heap of *hints*; the store stays the truth. A popped
+entry is acted on only if the row still says it is due at that instant (a
+paused, deleted, re-timed or rolled-back row makes it stale), so a lost race
+or a rolled-back request can leave a stale hint, never a wrong firing; and a
+duplicate hint is harmless, because acting on an entry moves its row on (the
+grid advances, the job completes, the trigger starts).
+
+Vocabulary (borrowed from Temporal schedules, Kubernetes CronJob, APScheduler):
+
+- **grid**: ``nextRunAt = createdAt + interval``, then every interval.
+- **overlap policy** (``SchedulerConfig.overlap``), when a firing finds the
+  signal's previous job unfinished: ``skip`` (record a Skipped run),
+  ``allow`` (fire anyway), ``buffer_one`` (hold one firing and run it the
+  moment the previous job finishes; further firings meanwhile are skipped).
+- **paused policy** (``paused``): ``none`` records nothing while paused;
+  ``skip`` records a Skipped run (``SignalPaused``) at each grid point.
+- **catch-up policy** (``catch_up``), applied when an outage ends: ``none``,
+  ``latest`` (one firing for the missed points) or ``all`` (one per point).
 
 The skip rule lives in ``skip_reason``: one place, one name.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .clock import iso, parse_iso
 
@@ -25,6 +47,10 @@ AUDIENCE_NOT_READY = "AudienceNotReady"
 AUDIENCE_DELETED = "AudienceDeleted"
 JOB_DEFINITION_DELETED = "JobDefinitionDeleted"
 REVISION_NOT_FOUND = "RevisionNotFound"
+SIGNAL_PAUSED = "SignalPaused"
+
+# Heap entry kinds, in tie-break order at one instant.
+_JOB, _FIRE, _TRIGGER = 0, 1, 2
 
 
 @dataclass
@@ -34,11 +60,13 @@ class SchedulerConfig:
     #: Seconds of virtual time between ``trigger()`` and its run starting, unless
     #: the runs are listed first (which starts them at once, as the SDK needs).
     trigger_latency_seconds: float = 5.0
-    #: Overlap policy for scheduled firings while the signal's previous job runs:
-    #: "skip" (record a Skipped run) or "allow" (fire anyway).
-    overlap: str = "skip"
-    #: Most missed firings caught up in one sync (protects against huge jumps).
-    max_catch_up: int = 100_000
+    overlap: Literal["skip", "allow", "buffer_one"] = "skip"
+    #: Whether manual triggers obey the overlap policy ("obey") or always fire ("ignore").
+    trigger_overlap: Literal["obey", "ignore"] = "obey"
+    paused: Literal["none", "skip"] = "none"
+    catch_up: Literal["none", "latest", "all"] = "latest"
+    #: Most events one sync processes (a guard against runaway loops, not a policy).
+    max_events_per_sync: int = 50_000_000
 
 
 class Scheduler:
@@ -46,15 +74,90 @@ class Scheduler:
         self.sim = sim
         self.store = sim.store
         self.config = config or SchedulerConfig()
+        self._heap: list[tuple[str, int, int, str]] = []
+        self._seq = itertools.count()
+        self._rows: dict[tuple[str, str], dict[str, Any]] = {}  # per-sync read cache: definitions, audiences
+        self.rebuild()
+
+    # -- the queue ----------------------------------------------------------------
+
+    def rebuild(self) -> None:
+        """Recreate the queue from the store (a reopened world, or after direct edits)."""
+        self._heap = []
+        for job in self.store.select("jobs", "state = 'Running' AND deleted = 0", order_by="rowid"):
+            self.watch_job(job)
+        for signal in self.store.select("signals", "deleted = 0", order_by="rowid"):
+            self.watch_signal(signal)
+
+    def _push(self, due: str, kind: int, key: str) -> None:
+        heapq.heappush(self._heap, (due, kind, next(self._seq), key))
+
+    def watch_job(self, job: dict[str, Any]) -> None:
+        if job["state"] == "Running" and not job.get("deleted"):
+            self._push(job["completes_at"], _JOB, job["id"])
+
+    def watch_signal(self, signal: dict[str, Any]) -> None:
+        if signal.get("deleted"):
+            return
+        if not signal["is_paused"] or self.config.paused == "skip":
+            self._push(signal["next_run_at"], _FIRE, signal["id"])
+        if signal.get("pending_triggers"):
+            self._push(self._trigger_due(signal), _TRIGGER, signal["id"])
+
+    def _trigger_due(self, signal: dict[str, Any]) -> str:
+        return iso(parse_iso(signal["pending_trigger_at"]) + timedelta(seconds=self.config.trigger_latency_seconds))
+
+    def _live(self, entry: tuple[str, int, int, str]) -> dict[str, Any] | None:
+        """The row an entry is about, if the entry is still true; None if stale."""
+        due, kind, _, key = entry
+        if kind == _JOB:
+            job = self.store.get("jobs", key)
+            return job if job and job["state"] == "Running" and not job["deleted"] and job["completes_at"] == due \
+                else None
+        signal = self.store.get("signals", key)
+        if signal is None or signal["deleted"]:
+            return None
+        if kind == _FIRE:
+            active = not signal["is_paused"] or self.config.paused == "skip"
+            return signal if active and signal["next_run_at"] == due else None
+        return signal if signal["pending_triggers"] and self._trigger_due(signal) == due else None
+
+    def _peek(self) -> tuple[tuple[str, int, int, str], dict[str, Any]] | None:
+        while self._heap:
+            entry = self._heap[0]
+            row = self._live(entry)
+            if row is not None:
+                return entry, row
+            heapq.heappop(self._heap)
+        return None
+
+    def next_event_at(self) -> str | None:
+        """When the next thing happens (firing, trigger start, job completion), or None."""
+        with self.store.transaction():
+            peeked = self._peek()
+        return peeked[0][0] if peeked else None
+
+    def has_pending_work(self) -> bool:
+        """Is a job running or a trigger queued? (Firings recur forever, so they do not count.)"""
+        return bool(self.store.count("jobs", "state = 'Running' AND deleted = 0")
+                    or self.store.count("signals", "deleted = 0 AND pending_triggers > 0"))
 
     # -- the skip rule ------------------------------------------------------------
 
+    def _cached(self, table: str, key: str) -> dict[str, Any] | None:
+        row = self._rows.get((table, key))
+        if row is None:
+            row = self._rows[(table, key)] = self.store.get(table, key)
+        return row
+
     def skip_reason(self, signal: dict[str, Any], source: str) -> str | None:
-        """Why a firing of ``signal`` must not create a job, or None to fire."""
-        definition = self.store.get("job_definitions", signal["job_definition_id"])
+        """Why a firing of ``signal`` must not create a job now, or None to fire."""
+        if signal["is_paused"] and source == "Scheduled":
+            return SIGNAL_PAUSED
+        definition = self._cached("job_definitions", signal["job_definition_id"])
         if definition is None or definition["deleted"]:
             return JOB_DEFINITION_DELETED
-        audience = self.store.get("audiences", signal["audience_id"])
+        audience = self._cached("audiences", signal["audience_id"])
         if audience is None or audience["deleted"]:
             return AUDIENCE_DELETED
         if signal["revision_number"] is not None and self.store.get(
@@ -64,108 +167,189 @@ class Scheduler:
             # Created/Recruiting audiences take the job and fill up (firing starts recruiting);
             # Pending is the state in which the service will not take work.
             return AUDIENCE_NOT_READY
-        if source == "Scheduled" and self.config.overlap == "skip" and self._previous_job_running(signal):
+        if self._overlap_applies(source) and self.config.overlap != "allow" and self.previous_job_running(signal):
             return PREVIOUS_JOB_NOT_FINISHED
         return None
 
-    def _previous_job_running(self, signal: dict[str, Any]) -> bool:
-        rows = self.store.select("signal_runs", "signal_id = ? AND audience_job_id IS NOT NULL",
-                                 [signal["id"]], order_by="started_at DESC, rowid DESC", limit=1)
-        if not rows:
+    def _overlap_applies(self, source: str) -> bool:
+        return source == "Scheduled" or self.config.trigger_overlap == "obey"
+
+    def previous_job_running(self, signal: dict[str, Any]) -> bool:
+        job_id = signal.get("last_job_id")
+        if not job_id:
             return False
-        job = self.store.get("jobs", rows[0]["audience_job_id"])
+        job = self.store.get("jobs", job_id)
         return job is not None and not job["deleted"] and job["state"] not in ("Completed", "Failed")
 
     # -- firing -------------------------------------------------------------------
 
-    def fire(self, signal: dict[str, Any], source: str, at: str) -> dict[str, Any]:
-        """One firing of ``signal`` at instant ``at``: a run, and a job unless skipped."""
+    def fire(self, signal: dict[str, Any], source: str, at: str, *, next_run_at: str | None = None) -> dict[str, Any]:
+        """One firing of ``signal`` at instant ``at``: a run, and a job unless skipped.
+
+        ``next_run_at`` (scheduled firings) moves the grid on in the same write.
+        """
+        grid = {"next_run_at": next_run_at} if next_run_at else {}
         sim = self.sim
         run = {"id": sim.ids.new("run"), "signal_id": signal["id"], "trigger_source": source, "started_at": at}
         reason = self.skip_reason(signal, source)
+        if (reason == PREVIOUS_JOB_NOT_FINISHED and self.config.overlap == "buffer_one"
+                and not signal.get("buffered_at")):
+            self.store.update("signals", signal["id"], {"buffered_at": at, **grid})
+            signal.update(buffered_at=at, **grid)
+            sim.signals.record("signal.buffered", signal["id"], at=at, source=source)
+            return run
         if reason is not None:
             run.update(status="Skipped", skipped_reason=reason, completed_at=at)
             self.store.insert("signal_runs", run)
+            if grid:
+                self.store.update("signals", signal["id"], grid)
+                signal.update(grid)
             sim.signals.record("signal.skipped", signal["id"], at=at, run=run["id"], source=source, reason=reason)
+            return run
+        audience = self._cached("audiences", signal["audience_id"])
+        if audience["status"] == "Created" and sim.audiences.start_recruiting(None, audience["id"]):
+            audience = self._rows[("audiences", audience["id"])] = self.store.get("audiences", audience["id"])
+        owner = self._rows.get(("principal", signal["owner_id"]))
+        if owner is None:
+            owner = self._rows[("principal", signal["owner_id"])] = sim.identity.principal(signal["owner_id"])
+        definition = self._cached("job_definitions", signal["job_definition_id"])
+        number = signal["revision_number"] or definition["latest_revision"]
+        revision = self._rows.get(("revision", definition["id"], number))
+        if revision is None:
+            revision = self._rows[("revision", definition["id"], number)] = self.store.get(
+                "revisions", (definition["id"], number))
+        job = sim.jobs.new_row(owner, definition, revision, audience, at=at)
+        self.store.insert("jobs", job)
+        run.update(status="Completed" if job["state"] == "Completed" else "Running", audience_job_id=job["id"])
+        if job["state"] == "Completed":
+            run.update(completed_at=at, result_file_name=f"{job['id']}_results.json")
+        self.store.insert("signal_runs", run)
+        self.store.update("signals", signal["id"], {"last_run_at": at, "last_job_id": job["id"], **grid})
+        signal.update(last_run_at=at, last_job_id=job["id"], **grid)
+        sim.signals.record("signal.fired", signal["id"], at=at, run=run["id"], source=source, job=job["id"],
+                           revision=number, completes_at=job["completes_at"])
+        if job["state"] == "Completed":
+            sim.jobs.record("job.completed", job["id"], at=at)
         else:
-            owner = sim.identity.principal(signal["owner_id"])
-            sim.audiences.start_recruiting(None, signal["audience_id"])
-            definition = self.store.get("job_definitions", signal["job_definition_id"])
-            number = signal["revision_number"] or definition["latest_revision"]
-            revision = self.store.get("revisions", (definition["id"], number))
-            audience = self.store.get("audiences", signal["audience_id"])
-            job = sim.jobs._start(owner, definition, revision, audience, at=at)
-            run.update(status="Running", audience_job_id=job["id"])
-            self.store.insert("signal_runs", run)
-            sim.signals.record("signal.fired", signal["id"], at=at, run=run["id"], source=source, job=job["id"],
-                               revision=number)
-            if job["state"] == "Completed":
-                self._finish_runs(job)
-        self.store.update("signals", signal["id"], {"last_run_at": at})
+            self.watch_job(job)
         return run
 
-    def _finish_runs(self, job: dict[str, Any]) -> None:
-        for run in self.store.select("signal_runs", "audience_job_id = ? AND status = 'Running'", [job["id"]]):
-            failed = job["state"] == "Failed"
+    def _job_completed(self, job: dict[str, Any]) -> None:
+        self.sim.jobs.complete(job)
+        runs = self.store.select("signal_runs", "audience_job_id = ? AND status = 'Running'", [job["id"]])
+        for run in runs:
             self.store.update("signal_runs", run["id"], {
-                "status": "Failed" if failed else "Completed",
-                "completed_at": job["failed_at"] if failed else job["completed_at"],
-                "result_file_name": None if failed else f"{job['id']}_results.json",
-                "failure_message": job["failure_message"] if failed else None,
-            })
+                "status": "Completed", "completed_at": job["completed_at"],
+                "result_file_name": f"{job['id']}_results.json"})
+            signal = self.store.get("signals", run["signal_id"])
+            if signal and signal["buffered_at"] and not signal["deleted"]:
+                # buffer_one: the held firing runs the moment its predecessor finishes.
+                self.store.update("signals", signal["id"], {"buffered_at": None})
+                signal["buffered_at"] = None
+                self.fire(signal, "Scheduled", job["completed_at"])
 
     def start_pending_triggers(self, signal_id: str) -> None:
         """Start queued manual runs now (called when runs are listed)."""
         signal = self.store.get("signals", signal_id)
         if signal and signal["pending_triggers"]:
-            self._start_triggers(signal, self.sim.clock.now())
+            self._start_triggers(signal, self.sim.signals.now())
 
-    def _start_triggers(self, signal: dict[str, Any], at_dt) -> None:
-        at = iso(at_dt)
-        for _ in range(signal["pending_triggers"]):
-            self.fire(signal, "Manual", at)
+    def _start_triggers(self, signal: dict[str, Any], at: str) -> None:
+        count = signal["pending_triggers"]
         self.store.update("signals", signal["id"], {"pending_triggers": 0, "pending_trigger_at": None})
+        signal.update(pending_triggers=0, pending_trigger_at=None)
+        for _ in range(count):
+            self.fire(signal, "Manual", at)
+
+    @staticmethod
+    def _next_point(signal: dict[str, Any], due: str) -> str:
+        return iso(parse_iso(due) + timedelta(seconds=signal["interval_seconds"]))
 
     # -- time ---------------------------------------------------------------------
 
-    def _next_event(self) -> tuple[str, int, Any] | None:
-        """(instant, kind order, payload) of the earliest due-able event, or None."""
-        candidates: list[tuple[str, int, Any]] = []
-        job = self.sim.jobs.next_completion()
-        if job is not None:
-            candidates.append((job["completes_at"], 0, ("job", job)))
-        rows = self.store.select("signals", "deleted = 0 AND is_paused = 0", order_by="next_run_at, rowid", limit=1)
-        if rows:
-            candidates.append((rows[0]["next_run_at"], 1, ("signal", rows[0])))
-        rows = self.store.select("signals", "deleted = 0 AND pending_triggers > 0",
-                                 order_by="pending_trigger_at, rowid", limit=1)
-        if rows:
-            due = parse_iso(rows[0]["pending_trigger_at"]) + timedelta(seconds=self.config.trigger_latency_seconds)
-            candidates.append((iso(due), 2, ("trigger", rows[0])))
-        return min(candidates, key=lambda c: (c[0], c[1])) if candidates else None
+    def sync(self, until: str | None = None, *, missed: dict[str, list[str]] | None = None) -> int:
+        """Process every event due at or before ``until`` (default: the clock's now).
 
-    def next_event_at(self) -> str | None:
-        event = self._next_event()
-        return event[0] if event else None
-
-    def sync(self) -> int:
-        """Process every event due at or before the clock's now; returns how many."""
-        now = iso(self.sim.clock.now())
+        With ``missed`` (an outage), firings are not made but collected per signal.
+        """
+        until = until or iso(self.sim.clock.now())
         processed = 0
         with self.store.transaction():
-            while processed < self.config.max_catch_up:
-                event = self._next_event()
-                if event is None or event[0] > now:
+            self._rows.clear()
+            while processed < self.config.max_events_per_sync:
+                peeked = self._peek()
+                if peeked is None or peeked[0][0] > until:
                     break
-                at, _, (kind, row) = event
-                if kind == "job":
-                    self.sim.jobs.complete(row)
-                    self._finish_runs(row)
-                elif kind == "signal":
-                    self.fire(row, "Scheduled", at)
-                    nxt = parse_iso(at) + timedelta(seconds=row["interval_seconds"])
-                    self.store.update("signals", row["id"], {"next_run_at": iso(nxt)})
+                entry, row = peeked
+                heapq.heappop(self._heap)
+                due, kind = entry[0], entry[1]
+                if kind == _JOB:
+                    self._job_completed(row)
+                elif kind == _FIRE:
+                    nxt = self._next_point(row, due)
+                    if missed is not None and not row["is_paused"]:
+                        missed.setdefault(row["id"], []).append(due)
+                        self.sim.signals.record("signal.missed", row["id"], at=due)
+                        self.store.update("signals", row["id"], {"next_run_at": nxt})
+                    else:
+                        self.fire(row, "Scheduled", due, next_run_at=nxt)
+                    self._push(nxt, _FIRE, row["id"])
                 else:
-                    self._start_triggers(row, parse_iso(at))
+                    self._start_triggers(row, due)
                 processed += 1
+            self._rows.clear()
         return processed
+
+    def outage(self, duration: timedelta) -> dict[str, list[str]]:
+        """The service is down for ``duration``: firings in it are missed, then caught up.
+
+        Jobs keep progressing (labelers do not depend on the scheduler). When the
+        outage ends, ``catch_up`` decides what fires: nothing, the latest missed
+        point once, or every missed point, all at the end instant.
+        """
+        sim = self.sim
+        self.sync()
+        start = sim.clock.now()
+        end = start + duration
+        sim.signals.record("outage.started", "world", at=iso(start), until=iso(end))
+        missed: dict[str, list[str]] = {}
+        with self.store.transaction():
+            self.sync(until=iso(end), missed=missed)
+            sim.clock.advance_to(end)
+            at = iso(end)
+            sim.signals.record("outage.ended", "world", at=at, missed=sum(len(v) for v in missed.values()),
+                               policy=self.config.catch_up)
+            for signal_id, points in missed.items():
+                signal = self.store.get("signals", signal_id)
+                times = {"none": 0, "latest": 1, "all": len(points)}[self.config.catch_up]
+                for _ in range(times):
+                    self.fire(signal, "Scheduled", at)
+        self.sync()
+        return missed
+
+    def grid(self, signal: dict[str, Any], count: int) -> list[str]:
+        """The next ``count`` grid points of a signal."""
+        start = parse_iso(signal["next_run_at"])
+        step = timedelta(seconds=signal["interval_seconds"])
+        return [iso(start + i * step) for i in range(count)]
+
+    def counters(self, signal_id: str, upcoming: int = 5) -> dict[str, Any]:
+        """Fired, skipped by reason, missed in outages, and the next grid points."""
+        signal = self.store.get("signals", signal_id)
+        if signal is None:
+            from .errors import NotFound
+            raise NotFound(f"Signal '{signal_id}' was not found.")
+        rows = self.store.conn.execute(
+            "SELECT status, skipped_reason, trigger_source, COUNT(*) FROM signal_runs WHERE signal_id = ? "
+            "GROUP BY status, skipped_reason, trigger_source", [signal_id]).fetchall()
+        fired = {"Scheduled": 0, "Manual": 0}
+        skipped: dict[str, int] = {}
+        for status, reason, source, n in rows:
+            if status == "Skipped":
+                skipped[reason] = skipped.get(reason, 0) + n
+            else:
+                fired[source] += n
+        missed = self.store.count("events", "kind = 'signal.missed' AND subject = ?", [signal_id])
+        return {"signal_id": signal_id, "fired": fired, "skipped": skipped, "missed": missed,
+                "next_run_at": signal["next_run_at"], "is_paused": signal["is_paused"],
+                "upcoming": [] if signal["deleted"] or signal["is_paused"] else self.grid(signal, upcoming)}

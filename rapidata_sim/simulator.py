@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .clock import Clock, parse_iso
+from .clock import Clock, iso, parse_iso
 from .domain.audiences import Audiences
 from .domain.base import Principal
 from .domain.datasets import Datasets
@@ -124,11 +125,52 @@ class Simulator:
         """Process everything due up to the clock's now (firings, completions)."""
         return self.scheduler.sync()
 
-    def advance(self, delta) -> datetime:
-        """Move the clock forward and process every event on the way, in order."""
-        now = self.clock.advance(delta)
-        self.sync()
+    def advance(self, delta: timedelta | None = None, **units: float) -> datetime:
+        """Move the clock forward (``advance(timedelta(days=3))`` or ``advance(days=3)``) and
+        process every event on the way, in time order."""
+        delta = (delta or timedelta()) + timedelta(**units)
+        return self.advance_to(self.clock.now() + delta)
+
+    def advance_to(self, instant: datetime) -> datetime:
+        """Move the clock to ``instant`` (never backwards), processing every event on the way."""
+        with self.store.transaction():
+            self.scheduler.sync(until=iso(instant))
+            now = self.clock.advance_to(instant)
+            self.scheduler.sync()
+            self.signals.record("clock.advanced", "clock", to=iso(now))
         return now
+
+    def next_event_at(self) -> datetime | None:
+        """When the next firing, trigger start or job completion happens, if anything is scheduled."""
+        at = self.scheduler.next_event_at()
+        return parse_iso(at) if at else None
+
+    def run_until_idle(self, max_steps: int = 100_000) -> datetime:
+        """Advance event by event until no job is running and no trigger is queued.
+
+        Scheduled firings on the way happen as usual (and may start new jobs);
+        ``max_steps`` guards against a world that never goes idle.
+        """
+        self.sync()
+        for _ in range(max_steps):
+            if not self.scheduler.has_pending_work():
+                return self.clock.now()
+            nxt = self.next_event_at()
+            if nxt is None:
+                break
+            self.advance_to(max(nxt, self.clock.now()))
+        if self.scheduler.has_pending_work():
+            raise RuntimeError(f"the world did not go idle within {max_steps} events")
+        return self.clock.now()
+
+    def outage(self, delta: timedelta | None = None, **units: float) -> dict[str, list[str]]:
+        """The service is down for a while: firings in it are missed, then caught up per
+        ``SchedulerConfig.catch_up``. Returns the missed grid points per signal."""
+        return self.scheduler.outage((delta or timedelta()) + timedelta(**units))
+
+    def counters(self, signal_id: str, upcoming: int = 5) -> dict[str, Any]:
+        """Per signal: fired (scheduled/manual), skipped by reason, missed, next grid points."""
+        return self.scheduler.counters(signal_id, upcoming)
 
     # -- observing ----------------------------------------------------------------
 
@@ -138,9 +180,12 @@ class Simulator:
 
     def event_log(self) -> str:
         """The event log as text, one line per event: the thing determinism tests compare."""
-        import json
         return "".join(f"{e['at']} {e['kind']} {e['subject']} {json.dumps(e['data'], sort_keys=True)}\n"
                        for e in self.events())
+
+    def events_jsonl(self, since: int = 0) -> str:
+        """The event log as JSON lines (``seq``, ``at``, ``kind``, ``subject``, ``data``)."""
+        return "".join(json.dumps(e, sort_keys=True) + "\n" for e in self.events(since))
 
     def principal(self, email: str | None = None) -> Principal:
         """Act as a user from Python (default: the default client's user)."""

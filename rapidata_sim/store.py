@@ -71,7 +71,8 @@ SCHEMA: dict[str, tuple[str | tuple[str, ...], dict[str, Any]]] = {
         "id": S, "name": S, "description": S, "audience_id": S, "job_definition_id": S,
         "revision_number": I, "interval_seconds": I, "next_run_at": S, "last_run_at": S,
         "is_paused": B, "is_public": B, "owner_id": S, "owner_mail": S, "organization_id": S,
-        "created_at": S, "pending_triggers": I, "pending_trigger_at": S, "deleted": B,
+        "created_at": S, "pending_triggers": I, "pending_trigger_at": S, "last_job_id": S, "buffered_at": S,
+        "deleted": B,
     }),
     "signal_runs": ("id", {
         "id": S, "signal_id": S, "trigger_source": S, "status": S, "started_at": S,
@@ -110,6 +111,7 @@ class Store:
         self._depth = 0
         self._kinds = {table: cols for table, (_, cols) in SCHEMA.items()}
         self._pks = {table: pk for table, (pk, _) in SCHEMA.items()}
+        self._insert_cache: dict[str, tuple[str, list[str]]] = {}
         self._create_schema()
 
     def _create_schema(self) -> None:
@@ -176,16 +178,23 @@ class Store:
 
     # -- CRUD ---------------------------------------------------------------------
 
+    def _insert_sql(self, table: str) -> tuple[str, list[str]]:
+        cached = self._insert_cache.get(table)
+        if cached is None:
+            cols = [c for c in self._kinds[table] if not (table == "events" and c == "seq")]
+            sql = f"INSERT INTO [{table}] ({', '.join(f'[{c}]' for c in cols)}) VALUES ({', '.join('?' * len(cols))})"
+            cached = self._insert_cache[table] = (sql, cols)
+        return cached
+
     def insert(self, table: str, row: dict[str, Any]) -> dict[str, Any]:
-        full = {name: None for name in self._kinds[table]}
-        full.update(row)
-        encoded = self._encode(table, full)
-        if table == "events" and encoded.get("seq") is None:
-            encoded.pop("seq")
-        cols = ", ".join(f"[{c}]" for c in encoded)
-        marks = ", ".join("?" for _ in encoded)
+        unknown = row.keys() - self._kinds[table].keys()
+        if unknown:
+            raise KeyError(f"{table} has no column(s) {sorted(unknown)}")
+        sql, cols = self._insert_sql(table)
+        full = {name: row.get(name) for name in self._kinds[table]}
+        encoded = self._encode(table, {c: full[c] for c in cols})
         with self.transaction():
-            cur = self.conn.execute(f"INSERT INTO [{table}] ({cols}) VALUES ({marks})", list(encoded.values()))
+            cur = self.conn.execute(sql, list(encoded.values()))
         if table == "events":
             full["seq"] = cur.lastrowid
         return full

@@ -2,8 +2,8 @@
 
 Until synthetic labelers exist, a job takes its audience's ``labeling_seconds``
 of virtual time from creation to ``Completed`` (0 = done at once, which keeps
-the SDK out of its fixed 5 s polls). ``settle`` applies every completion that
-is due; it is the one place where a job's state moves on with time.
+the SDK out of its fixed 5 s polls). The scheduler completes it when that
+instant comes (``complete``), in order with everything else.
 """
 
 from __future__ import annotations
@@ -65,26 +65,32 @@ class Jobs(Service):
         job["recruiting_started"] = recruiting_started
         return job
 
-    def _start(self, who: Principal, definition: dict, revision: dict, audience: dict, *,
-               name: str | None = None, preceding_job_id: str | None = None,
-               at: str | None = None) -> dict[str, Any]:
-        now = parse_iso(at) if at else self.clock.now()
-        duration = timedelta(seconds=audience["labeling_seconds"] or 0)
-        done = duration <= timedelta(0)
-        job_id = self.ids.new("job")
-        row = self.store.insert("jobs", {
-            "id": job_id, "name": name or f"{definition['name']}:{revision['revision_number']}",
+    def new_row(self, who: Principal, definition: dict, revision: dict, audience: dict, *, at: str,
+                name: str | None = None, preceding_job_id: str | None = None) -> dict[str, Any]:
+        """A job as it is at creation (not stored): done at once if its audience labels instantly."""
+        start = parse_iso(at)
+        end = start + timedelta(seconds=audience["labeling_seconds"] or 0)
+        done = end <= start
+        return {
+            "id": self.ids.new("job"), "name": name or f"{definition['name']}:{revision['revision_number']}",
             "definition_id": definition["id"], "revision_number": revision["revision_number"],
             "audience_id": audience["id"], "pipeline_id": self.ids.new("pl"),
             "state": "Completed" if done else "Running", "is_public": False, "owner_id": who.user_id,
-            "owner_mail": who.email, "organization_id": who.organization_id, "created_at": iso(now),
-            "completed_at": iso(now) if done else None, "completes_at": iso(now + duration),
+            "owner_mail": who.email, "organization_id": who.organization_id, "created_at": at,
+            "completed_at": at if done else None, "completes_at": iso(end),
             "preceding_job_id": preceding_job_id, "deleted": False,
-        })
-        self.record("job.created", job_id, definition=definition["id"], revision=revision["revision_number"],
-                    audience=audience["id"], completes_at=row["completes_at"], at=iso(now))
-        if done:
-            self.record("job.completed", job_id, at=iso(now))
+        }
+
+    def _start(self, who: Principal, definition: dict, revision: dict, audience: dict, *,
+               name: str | None = None, preceding_job_id: str | None = None) -> dict[str, Any]:
+        at = self.now()
+        row = self.new_row(who, definition, revision, audience, at=at, name=name, preceding_job_id=preceding_job_id)
+        self.store.insert("jobs", row)
+        self.record("job.created", row["id"], at=at, definition=definition["id"],
+                    revision=revision["revision_number"], audience=audience["id"], completes_at=row["completes_at"])
+        if row["state"] == "Completed":
+            self.record("job.completed", row["id"], at=at)
+        self.sim.scheduler.watch_job(row)
         return row
 
     def get(self, job_id: str, who: Principal | None = None) -> dict[str, Any]:
@@ -101,11 +107,6 @@ class Jobs(Service):
         return audience is None or bool(audience["deleted"])
 
     # -- time ---------------------------------------------------------------------
-
-    def next_completion(self) -> dict[str, Any] | None:
-        """The running job that finishes first (ties: creation order)."""
-        rows = self.store.select("jobs", "state = 'Running'", order_by="completes_at, rowid", limit=1)
-        return rows[0] if rows else None
 
     def complete(self, job: dict[str, Any]) -> None:
         """Mark ``job`` Completed at its own ``completes_at`` instant."""
@@ -145,6 +146,7 @@ class Jobs(Service):
             self.store.update("jobs", job_id, {"state": "Running", "completes_at": iso(completes),
                                                "paused_remaining": None})
             self.record("job.resumed", job_id)
+            self.sim.scheduler.watch_job(self.store.get("jobs", job_id))
 
     def delete(self, who: Principal, job_id: str) -> None:
         self.get(job_id, who)

@@ -81,9 +81,11 @@ class Signals(Service):
             "interval_seconds": interval_seconds, "next_run_at": iso(now + timedelta(seconds=interval_seconds)),
             "last_run_at": None, "is_paused": False, "is_public": is_public, "owner_id": who.user_id,
             "owner_mail": who.email, "organization_id": who.organization_id, "created_at": iso(now),
-            "pending_triggers": 0, "pending_trigger_at": None, "deleted": False,
+            "pending_triggers": 0, "pending_trigger_at": None, "last_job_id": None, "buffered_at": None,
+            "deleted": False,
         })
         self.record("signal.created", row["id"], interval_seconds=interval_seconds, next_run_at=row["next_run_at"])
+        self.sim.scheduler.watch_signal(row)
         return row
 
     def get(self, who: Principal | None, signal_id: str) -> dict[str, Any]:
@@ -121,6 +123,8 @@ class Signals(Service):
                                                       self.clock.now()))
         self.store.update("signals", signal_id, changes)
         self.record("signal.updated", signal_id, **changes)
+        if "next_run_at" in changes:
+            self.sim.scheduler.watch_signal({**row, **changes})
 
     def set_paused(self, who: Principal, signal_id: str, paused: bool) -> None:
         row = self._get_owned(who, signal_id)
@@ -134,6 +138,8 @@ class Signals(Service):
                                                       self.clock.now()))
         self.store.update("signals", signal_id, changes)
         self.record("signal.paused" if paused else "signal.resumed", signal_id)
+        if not paused:
+            self.sim.scheduler.watch_signal({**row, **changes})
 
     def delete(self, who: Principal, signal_id: str) -> None:
         self._get_owned(who, signal_id)
@@ -143,11 +149,11 @@ class Signals(Service):
     def trigger(self, who: Principal, signal_id: str) -> None:
         """Queue a manual firing; the run starts a moment later (see ``Scheduler``)."""
         row = self._get_owned(who, signal_id)
-        self.store.update("signals", signal_id, {
-            "pending_triggers": (row["pending_triggers"] or 0) + 1,
-            "pending_trigger_at": row["pending_trigger_at"] or self.now(),
-        })
+        changes = {"pending_triggers": (row["pending_triggers"] or 0) + 1,
+                   "pending_trigger_at": row["pending_trigger_at"] or self.now()}
+        self.store.update("signals", signal_id, changes)
         self.record("signal.triggered", signal_id)
+        self.sim.scheduler.watch_signal({**row, **changes})
 
     def runs(self, who: Principal, signal_id: str, query: Query) -> Page:
         self.get(who, signal_id)
