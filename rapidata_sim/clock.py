@@ -30,13 +30,29 @@ def parse_iso(text: str) -> datetime:
     return value.astimezone(UTC)
 
 
+#: Where a frozen clock starts unless told otherwise: fixed (so runs replay byte for
+#: byte) and in the future (so the SDK, which compares run timestamps with its own
+#: ``datetime.now()``, never sees them in its past).
+FROZEN_START = datetime(2100, 1, 1, tzinfo=UTC)
+
+
 class Clock:
     """Virtual time for one world.
 
-    ``follow_wall=True`` (the default) means virtual time = start + wall time
-    elapsed + every ``advance``. ``follow_wall=False`` freezes it: it moves
-    only through ``advance``/``advance_to``. ``wall`` is injectable so tests
-    can control the real-time side too (token expiry uses it, see ``wall_now``).
+    Three ways to drive it:
+
+    - ``Clock()`` follows the wall clock (speed 1): virtual time = start + wall
+      time elapsed + every ``advance``. It starts at the wall clock's now, so it
+      is never behind an SDK process on the same machine. The default for
+      servers and SDK tests.
+    - ``Clock(speed=3600)`` runs fast: one virtual hour per wall second, for
+      demos and standalone servers (``Simulator.run_realtime`` fires events as
+      they come due).
+    - ``Clock.frozen(start)`` (or ``follow_wall=False``) moves only through
+      ``advance``/``advance_to``: deterministic scenarios.
+
+    ``wall`` is injectable so tests can control the real-time side too (token
+    expiry uses it, see ``wall_now``).
     """
 
     def __init__(
@@ -44,21 +60,48 @@ class Clock:
         start: datetime | None = None,
         *,
         follow_wall: bool = True,
+        speed: float = 1.0,
         wall: Callable[[], float] = time.time,
     ) -> None:
         self._wall = wall
         self._lock = threading.Lock()
         self._wall_base = wall()
-        base = start if start is not None else datetime.fromtimestamp(self._wall_base, UTC)
-        if base.tzinfo is None:
+        if start is None:
+            start = datetime.fromtimestamp(self._wall_base, UTC) if follow_wall else FROZEN_START
+        if start.tzinfo is None:
             raise ValueError("Clock start must carry a timezone")
-        self._base = base.astimezone(UTC)
+        if speed < 0:
+            raise ValueError("speed must be >= 0")
+        self._base = start.astimezone(UTC)
         self._offset = timedelta(0)
         self._last = self._base
-        self.follow_wall = follow_wall
+        self.speed = speed if follow_wall else 0.0
+        self._listeners: list[Callable[[datetime], None]] = []
+
+    @classmethod
+    def frozen(cls, start: datetime | None = None, **kwargs) -> "Clock":
+        """A clock that moves only when told (default start: ``FROZEN_START``)."""
+        return cls(start, follow_wall=False, **kwargs)
+
+    @property
+    def follow_wall(self) -> bool:
+        return self.speed > 0
+
+    def set_speed(self, speed: float) -> None:
+        """Change how fast virtual time follows the wall clock (0 = frozen), from now on."""
+        if speed < 0:
+            raise ValueError("speed must be >= 0")
+        with self._lock:
+            now = self._raw()
+            self._base, self._offset, self._wall_base = now, timedelta(0), self._wall()
+            self.speed = speed
+
+    def on_move(self, listener: Callable[[datetime], None]) -> None:
+        """Call ``listener(now)`` after every ``advance``/``advance_to`` (e.g. a frozen process clock)."""
+        self._listeners.append(listener)
 
     def _raw(self) -> datetime:
-        elapsed = timedelta(seconds=self._wall() - self._wall_base) if self.follow_wall else timedelta(0)
+        elapsed = timedelta(seconds=(self._wall() - self._wall_base) * self.speed) if self.speed else timedelta(0)
         return self._base + elapsed + self._offset
 
     def now(self) -> datetime:
@@ -73,8 +116,10 @@ class Clock:
             raise ValueError("the clock never goes backwards")
         with self._lock:
             self._offset += delta
-            self._last = max(self._last, self._raw())
-            return self._last
+            self._last = now = max(self._last, self._raw())
+        for listener in self._listeners:
+            listener(now)
+        return now
 
     def advance_to(self, instant: datetime) -> datetime:
         """Move virtual time forward to ``instant`` (which must not be in the past)."""
@@ -82,6 +127,13 @@ class Clock:
         if instant < current:
             raise ValueError(f"the clock never goes backwards: {iso(instant)} < {iso(current)}")
         return self.advance(instant - current)
+
+    def wall_until(self, instant: datetime) -> float:
+        """Wall seconds until the clock reaches ``instant`` on its own (inf if frozen)."""
+        ahead = (instant - self.now()).total_seconds()
+        if ahead <= 0:
+            return 0.0
+        return ahead / self.speed if self.speed else float("inf")
 
     def wall_now(self) -> float:
         """Real (client-side) time in epoch seconds.

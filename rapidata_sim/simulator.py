@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import threading
 import tomllib
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 from .clock import Clock, iso, parse_iso
 from .domain.audiences import Audiences
@@ -74,6 +76,10 @@ class Simulator:
         self.signals = Signals(self)
         self.scheduler = Scheduler(self, self.config.scheduler)
         self._server: Server | None = None
+        #: How the SDK's blocking calls move time (see ``autoadvance``): "next-event" or "off".
+        self.auto_advance = "next-event"
+        self._realtime: threading.Thread | None = None
+        self._closing = threading.Event()
         self.default_client: dict[str, Any] | None = None
         if fixtures is not None:
             path = fixtures_dir() / "world.toml" if fixtures == "default" else Path(fixtures)
@@ -213,10 +219,53 @@ class Simulator:
         return self.serve().env()
 
     def client(self, **kwargs: Any) -> "RapidataClient":
-        """A real ``RapidataClient`` connected to this world (starts the server if needed)."""
+        """A real ``RapidataClient`` connected to this world (starts the server if needed).
+
+        Also makes this world the one whose clock the SDK's waits advance (``autoadvance``).
+        """
+        from . import autoadvance
+
+        autoadvance.activate(self)
         return self.serve().client(**kwargs)
 
+    def drive_sdk_waits(self) -> None:
+        """Let the SDK's poll loops advance this world's clock (for code that builds its own
+        ``RapidataClient()`` from ``env()``); ``client()`` does this by itself."""
+        from . import autoadvance
+
+        autoadvance.activate(self)
+
+    @contextmanager
+    def auto_advance_off(self) -> Iterator[None]:
+        """Within the block the SDK's waits sleep for real: unfinished states stay observable."""
+        previous, self.auto_advance = self.auto_advance, "off"
+        try:
+            yield
+        finally:
+            self.auto_advance = previous
+
+    def run_realtime(self) -> threading.Thread:
+        """Fire events as virtual time reaches them, on a background thread (for a clock
+        with a speed; requests sync on their own, this is for events nobody asks about)."""
+        if self._realtime is None:
+            def loop() -> None:
+                while not self._closing.is_set():
+                    nxt = self.next_event_at()
+                    wait = 1.0 if nxt is None else min(1.0, self.clock.wall_until(nxt))
+                    if self._closing.wait(wait):
+                        return
+                    self.sync()
+            self._realtime = threading.Thread(target=loop, name="rapidata-sim realtime", daemon=True)
+            self._realtime.start()
+        return self._realtime
+
     def close(self) -> None:
+        from . import autoadvance
+
+        autoadvance.deactivate(self)
+        self._closing.set()
+        if self._realtime is not None:
+            self._realtime.join(timeout=5)
         if self._server is not None:
             self._server.stop()
             self._server = None

@@ -49,6 +49,7 @@ def sdk_env(sim, monkeypatch, tmp_path):
     for key, value in sim.env().items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("HOME", str(tmp_path))
+    sim.drive_sdk_waits()
     return sim.env()
 
 
