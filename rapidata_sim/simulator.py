@@ -174,6 +174,23 @@ class Simulator:
         ``SchedulerConfig.catch_up``. Returns the missed grid points per signal."""
         return self.scheduler.outage((delta or timedelta()) + timedelta(**units))
 
+    def configure(self, **policy: Any) -> None:
+        """Change policies: ``overlap``, ``trigger_overlap``, ``paused``, ``catch_up``,
+        ``trigger_latency_seconds`` (``SchedulerConfig``) and ``auto_advance``."""
+        cfg = self.config.scheduler
+        for key, value in policy.items():
+            if key == "auto_advance":
+                if value not in ("next-event", "off"):
+                    raise ValueError(f"auto_advance must be 'next-event' or 'off', not {value!r}")
+                self.auto_advance = value
+            elif hasattr(cfg, key) and key != "max_events_per_sync":
+                setattr(cfg, key, value)
+            else:
+                raise TypeError(f"unknown policy {key!r}")
+        if "paused" in policy:
+            self.scheduler.rebuild()  # paused signals enter or leave the queue
+        self.signals.record("policy.changed", "world", **policy)
+
     def counters(self, signal_id: str, upcoming: int = 5) -> dict[str, Any]:
         """Per signal: fired (scheduled/manual), skipped by reason, missed, next grid points."""
         return self.scheduler.counters(signal_id, upcoming)

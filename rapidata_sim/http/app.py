@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import assets, audiences, auth, jobs, signals
+from . import assets, audiences, auth, control, jobs, signals
 from .problems import problem
 
 if TYPE_CHECKING:
@@ -33,7 +33,7 @@ async def _server_error(request: Request, exc: Exception) -> Response:
 
 def create_app(sim: "Simulator") -> Starlette:
     routes = [*auth.routes(sim), *audiences.routes(sim), *assets.routes(sim), *jobs.routes(sim),
-              *signals.routes(sim)]
+              *signals.routes(sim), *control.routes(sim)]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error, Exception: _server_error})
     app.state.sim = sim
     return app

@@ -1,0 +1,124 @@
+"""The simulator's own control surface, under ``/_sim`` (a prefix the real API never uses).
+
+A thin skin over the same ``Simulator`` calls the Python API offers.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Literal, Optional
+
+from pydantic import Field
+from starlette.responses import Response
+from starlette.routing import Route
+
+from ..clock import iso, parse_iso
+from ..errors import ValidationFailed
+from .inputs import Body
+from .routing import Call, endpoint
+
+PREFIX = "/_sim"
+
+
+class Advance(Body):
+    seconds: Optional[float] = Field(default=None, ge=0)
+    to: Optional[str] = None
+
+
+class Outage(Body):
+    seconds: float = Field(gt=0)
+
+
+class Policy(Body):
+    overlap: Literal["skip", "allow", "buffer_one"] = None  # type: ignore[assignment]
+    trigger_overlap: Literal["obey", "ignore"] = None  # type: ignore[assignment]
+    paused: Literal["none", "skip"] = None  # type: ignore[assignment]
+    catch_up: Literal["none", "latest", "all"] = None  # type: ignore[assignment]
+    trigger_latency_seconds: float = Field(default=None, ge=0)  # type: ignore[assignment]
+    auto_advance: Literal["next-event", "off"] = None  # type: ignore[assignment]
+
+
+def clock(call: Call) -> dict[str, Any]:
+    sim = call.sim
+    nxt = sim.next_event_at()
+    return {"now": iso(sim.clock.now()), "nextEventAt": iso(nxt) if nxt else None, "speed": sim.clock.speed,
+            "autoAdvance": sim.auto_advance}
+
+
+def advance(call: Call) -> dict[str, Any]:
+    b: Advance = call.body
+    if (b.seconds is None) == (b.to is None):
+        raise ValidationFailed.field("seconds", "Give exactly one of 'seconds' or 'to'.")
+    if b.to is not None:
+        try:
+            target = parse_iso(b.to)
+        except ValueError:
+            raise ValidationFailed.field("to", f"'{b.to}' is not a date-time with an offset.") from None
+        if target < call.sim.clock.now():
+            raise ValidationFailed.field("to", "The clock never goes backwards.")
+        call.sim.advance_to(target)
+    else:
+        call.sim.advance(timedelta(seconds=b.seconds))
+    return clock(call)
+
+
+def run_until_idle(call: Call) -> dict[str, Any]:
+    call.sim.run_until_idle()
+    return clock(call)
+
+
+def outage(call: Call) -> dict[str, Any]:
+    b: Outage = call.body
+    missed = call.sim.outage(timedelta(seconds=b.seconds))
+    return {"missed": missed, **clock(call)}
+
+
+def events(call: Call) -> Response:
+    try:
+        since = int(call.query.get("since", "0"))
+    except ValueError:
+        raise ValidationFailed.field("since", "'since' must be an integer sequence number.") from None
+    return Response(call.sim.events_jsonl(since), media_type="application/x-ndjson")
+
+
+def counters(call: Call) -> dict[str, Any]:
+    call.sim.signals.get(call.who, call.path["signal_id"])  # visibility as for the signal itself
+    try:
+        upcoming = int(call.query.get("upcoming", "5"))
+    except ValueError:
+        raise ValidationFailed.field("upcoming", "'upcoming' must be an integer.") from None
+    c = call.sim.counters(call.path["signal_id"], max(0, min(upcoming, 1000)))
+    return {"signalId": c["signal_id"], "fired": c["fired"], "skipped": c["skipped"], "missed": c["missed"],
+            "nextRunAt": c["next_run_at"], "isPaused": c["is_paused"], "upcoming": c["upcoming"]}
+
+
+def _policy_out(call: Call) -> dict[str, Any]:
+    cfg = call.sim.scheduler.config
+    return {"overlap": cfg.overlap, "triggerOverlap": cfg.trigger_overlap, "paused": cfg.paused,
+            "catchUp": cfg.catch_up, "triggerLatencySeconds": cfg.trigger_latency_seconds,
+            "autoAdvance": call.sim.auto_advance}
+
+
+def get_policy(call: Call) -> dict[str, Any]:
+    return _policy_out(call)
+
+
+def set_policy(call: Call) -> dict[str, Any]:
+    b: Policy = call.body
+    changes = b.given("overlap", "trigger_overlap", "paused", "catch_up", "trigger_latency_seconds", "auto_advance")
+    call.sim.configure(**changes)
+    return _policy_out(call)
+
+
+def routes(sim) -> list[Route]:
+    e = lambda fn, **kw: endpoint(sim, fn, **kw)  # noqa: E731
+    return [
+        Route(f"{PREFIX}/clock", e(clock), methods=["GET"]),
+        Route(f"{PREFIX}/clock/advance", e(advance, body=Advance), methods=["POST"]),
+        Route(f"{PREFIX}/clock/run-until-idle", e(run_until_idle), methods=["POST"]),
+        Route(f"{PREFIX}/outage", e(outage, body=Outage), methods=["POST"]),
+        Route(f"{PREFIX}/events", e(events), methods=["GET"]),
+        Route(f"{PREFIX}/signals/{{signal_id}}/counters", e(counters), methods=["GET"]),
+        Route(f"{PREFIX}/policy", e(get_policy), methods=["GET"]),
+        Route(f"{PREFIX}/policy", e(set_policy, body=Policy), methods=["PATCH"]),
+    ]

@@ -1,0 +1,70 @@
+"""The /_sim control surface: the same operations as the Python API, over HTTP."""
+
+from __future__ import annotations
+
+import json
+import ssl
+
+import httpx
+import pytest
+
+
+@pytest.fixture
+def http(sim):
+    server = sim.serve()
+    client = httpx.Client(base_url=f"https://127.0.0.1:{server.port}",
+                          verify=ssl.create_default_context(cafile=str(server.certs.ca_pem)))
+    token = client.post("/connect/token", data={"grant_type": "client_credentials"},
+                        auth=("rapidata-sim", "rapidata-sim-secret")).json()["access_token"]
+    client.headers["Authorization"] = f"Bearer {token}"
+    yield client
+    client.close()
+
+
+def test_control_surface(sim, http, client):
+    definition = client.job.create_free_text_job_definition(name="x", instruction="?", datapoints=["t"],
+                                                            data_type="text", responses_per_datapoint=1)
+    signal = client.signals.create_signal(name="hourly", audience="global", job_definition=definition,
+                                          interval_hours=1)
+    state = http.get("/_sim/clock").json()
+    assert state["nextEventAt"] == signal.next_run_at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+    r = http.post("/_sim/clock/advance", json={"seconds": 3 * 3600 + 60})
+    assert r.status_code == 200, r.text
+    counters = http.get(f"/_sim/signals/{signal.id}/counters", params={"upcoming": 2}).json()
+    assert counters["fired"] == {"Scheduled": 3, "Manual": 0}
+    assert len(counters["upcoming"]) == 2
+
+    assert http.patch("/_sim/policy", json={"catchUp": "all"}).json()["catchUp"] == "all"
+    out = http.post("/_sim/outage", json={"seconds": 2 * 3600}).json()
+    assert len(out["missed"][signal.id]) == 2
+    assert http.get(f"/_sim/signals/{signal.id}/counters").json()["fired"]["Scheduled"] == 5
+
+    lines = http.get("/_sim/events", params={"since": 0}).text.splitlines()
+    kinds = [json.loads(line)["kind"] for line in lines]
+    assert kinds.count("signal.missed") == 2 and "outage.ended" in kinds and "policy.changed" in kinds
+    last = json.loads(lines[-1])["seq"]
+    assert http.get("/_sim/events", params={"since": last}).text == ""
+
+
+@pytest.mark.parametrize("method,path,body,status", [
+    ("POST", "/_sim/clock/advance", {"seconds": -1}, 400),
+    ("POST", "/_sim/clock/advance", {}, 400),
+    ("POST", "/_sim/clock/advance", {"to": "2000-01-01T00:00:00Z"}, 400),
+    ("POST", "/_sim/clock/advance", {"to": "tomorrow"}, 400),
+    ("POST", "/_sim/outage", {"seconds": 0}, 400),
+    ("PATCH", "/_sim/policy", {"overlap": "sometimes"}, 400),
+    ("GET", "/_sim/signals/sig_nope/counters", None, 404),
+    ("GET", "/_sim/events?since=x", None, 400),
+])
+def test_control_rejects_bad_input(sim, http, method, path, body, status):
+    before = sim.store.snapshot()
+    r = http.request(method, path, json=body)
+    assert r.status_code == status, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert sim.store.snapshot() == before
+
+
+def test_control_needs_a_token(sim, http):
+    r = http.get("/_sim/clock", headers={"Authorization": ""})
+    assert r.status_code == 401
