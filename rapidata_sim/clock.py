@@ -100,6 +100,9 @@ class Clock:
         """Call ``listener(now)`` after every ``advance``/``advance_to`` (e.g. a frozen process clock)."""
         self._listeners.append(listener)
 
+    def remove_listener(self, listener: Callable[[datetime], None]) -> None:
+        self._listeners.remove(listener)
+
     def _raw(self) -> datetime:
         elapsed = timedelta(seconds=(self._wall() - self._wall_base) * self.speed) if self.speed else timedelta(0)
         return self._base + elapsed + self._offset

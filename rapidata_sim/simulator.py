@@ -252,6 +252,13 @@ class Simulator:
 
         autoadvance.activate(self)
 
+    def virtual_process_clock(self, **kwargs: Any):
+        """Context manager: ``datetime.now()`` in the code under test reads this world's clock
+        (freezegun; see ``process_clock`` for what it does not cover)."""
+        from .process_clock import virtual_process_clock
+
+        return virtual_process_clock(self, **kwargs)
+
     @contextmanager
     def auto_advance_off(self) -> Iterator[None]:
         """Within the block the SDK's waits sleep for real: unfinished states stay observable."""
