@@ -59,7 +59,7 @@ class Datasets(Service):
         if errors:
             raise ValidationFailed(errors)
         row = self.store.insert("datapoints", {
-            "id": self.ids.new("dp"), "dataset_id": dataset_id, "sort_index": sort_index, "group_name": group,
+            "id": self.ids.derived("dp", dataset_id, sort_index, group), "dataset_id": dataset_id, "sort_index": sort_index, "group_name": group,
             "segments": segments, "private_metadata": private_metadata, "created_at": self.now(),
         })
         return row
@@ -99,7 +99,8 @@ class Datasets(Service):
         if not original_name:
             raise ValidationFailed.field("file", "A file part named 'file' is required.")
         row = self.store.insert("assets", {
-            "file_name": self.ids.file_name(_extension(original_name)), "original_name": posixpath.basename(original_name),
+            "file_name": self.ids.derived_file_name("file", original_name, size, extension=_extension(original_name)),
+            "original_name": posixpath.basename(original_name),
             "source_url": None, "size": size, "content_type": content_type, "organization_id": who.organization_id,
             "created_at": self.now(),
         })
@@ -111,7 +112,8 @@ class Datasets(Service):
             raise ValidationFailed.field("url", f"'{url}' is not an absolute http(s) URL.")
         name = url_basename(url)
         return self.store.insert("assets", {
-            "file_name": self.ids.file_name(_extension(name)), "original_name": name, "source_url": url,
+            "file_name": self.ids.derived_file_name("url", url, extension=_extension(name)), "original_name": name,
+            "source_url": url,
             "size": None, "content_type": None, "organization_id": who.organization_id, "created_at": self.now(),
         })
 
