@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 
-from rapidata_sim import SchedulerConfig
 
 
 @pytest.fixture
