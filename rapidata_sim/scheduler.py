@@ -76,7 +76,9 @@ class Scheduler:
         self.config = config or SchedulerConfig()
         self._heap: list[tuple[str, int, int, str]] = []
         self._seq = itertools.count()
-        self._rows: dict[tuple[str, str], dict[str, Any]] = {}  # per-sync read cache: definitions, audiences
+        # Read cache, valid while the store lock is held (one sync, one next_event_at): the
+        # rows the scheduler reads and writes itself; it updates the cached dicts as it writes.
+        self._rows: dict[tuple, Any] = {}
         self.rebuild()
 
     # -- the queue ----------------------------------------------------------------
@@ -111,10 +113,10 @@ class Scheduler:
         """The row an entry is about, if the entry is still true; None if stale."""
         due, kind, _, key = entry
         if kind == _JOB:
-            job = self.store.get("jobs", key)
+            job = self._cached("jobs", key)
             return job if job and job["state"] == "Running" and not job["deleted"] and job["completes_at"] == due \
                 else None
-        signal = self.store.get("signals", key)
+        signal = self._cached("signals", key)
         if signal is None or signal["deleted"]:
             return None
         if kind == _FIRE:
@@ -134,7 +136,9 @@ class Scheduler:
     def next_event_at(self) -> str | None:
         """When the next thing happens (firing, trigger start, job completion), or None."""
         with self.store.transaction():
+            self._rows.clear()
             peeked = self._peek()
+            self._rows.clear()
         return peeked[0][0] if peeked else None
 
     def has_pending_work(self) -> bool:
@@ -178,7 +182,7 @@ class Scheduler:
         job_id = signal.get("last_job_id")
         if not job_id:
             return False
-        job = self.store.get("jobs", job_id)
+        job = self._cached("jobs", job_id)
         return job is not None and not job["deleted"] and job["state"] not in ("Completed", "Failed")
 
     # -- firing -------------------------------------------------------------------
@@ -220,6 +224,7 @@ class Scheduler:
                 "revisions", (definition["id"], number))
         job = sim.jobs.new_row(owner, definition, revision, audience, at=at)
         self.store.insert("jobs", job)
+        self._rows[("jobs", job["id"])] = job
         run.update(status="Completed" if job["state"] == "Completed" else "Running", audience_job_id=job["id"])
         if job["state"] == "Completed":
             run.update(completed_at=at, result_file_name=f"{job['id']}_results.json")
@@ -241,7 +246,7 @@ class Scheduler:
             self.store.update("signal_runs", run["id"], {
                 "status": "Completed", "completed_at": job["completed_at"],
                 "result_file_name": f"{job['id']}_results.json"})
-            signal = self.store.get("signals", run["signal_id"])
+            signal = self._cached("signals", run["signal_id"])
             if signal and signal["buffered_at"] and not signal["deleted"]:
                 # buffer_one: the held firing runs the moment its predecessor finishes.
                 self.store.update("signals", signal["id"], {"buffered_at": None})
@@ -250,9 +255,12 @@ class Scheduler:
 
     def start_pending_triggers(self, signal_id: str) -> None:
         """Start queued manual runs now (called when runs are listed)."""
-        signal = self.store.get("signals", signal_id)
-        if signal and signal["pending_triggers"]:
-            self._start_triggers(signal, self.sim.signals.now())
+        with self.store.transaction():
+            self._rows.clear()
+            signal = self._cached("signals", signal_id)
+            if signal and signal["pending_triggers"]:
+                self._start_triggers(signal, self.sim.signals.now())
+            self._rows.clear()
 
     def _start_triggers(self, signal: dict[str, Any], at: str) -> None:
         count = signal["pending_triggers"]
@@ -291,6 +299,7 @@ class Scheduler:
                         missed.setdefault(row["id"], []).append(due)
                         self.sim.signals.record("signal.missed", row["id"], at=due)
                         self.store.update("signals", row["id"], {"next_run_at": nxt})
+                        row["next_run_at"] = nxt
                     else:
                         self.fire(row, "Scheduled", due, next_run_at=nxt)
                     self._push(nxt, _FIRE, row["id"])
@@ -319,11 +328,13 @@ class Scheduler:
             at = iso(end)
             sim.signals.record("outage.ended", "world", at=at, missed=sum(len(v) for v in missed.values()),
                                policy=self.config.catch_up)
+            self._rows.clear()
             for signal_id, points in missed.items():
-                signal = self.store.get("signals", signal_id)
+                signal = self._cached("signals", signal_id)
                 times = {"none": 0, "latest": 1, "all": len(points)}[self.config.catch_up]
                 for _ in range(times):
                     self.fire(signal, "Scheduled", at)
+            self._rows.clear()
         self.sync()
         return missed
 
