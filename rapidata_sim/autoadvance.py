@@ -8,6 +8,12 @@ event before it processed in order) and returns at once, so the next poll
 sees exactly the state the wait was for. When nothing is scheduled, the sleep
 is a real one, so the SDK's own timeouts still run out.
 
+``wait_for_next_job()`` only accepts runs that started at or after the moment
+it began waiting, by the SDK's ``datetime.now()``. Once virtual time is ahead
+of the wall clock, every earlier run would pass that test, so the wait would
+return an old job at once; the SDK's signal module therefore reads "now" from
+the world's clock too, as it would from the real service's.
+
 The SDK's 0.5 s sleep while the asset service "downloads" URL uploads is cut
 to nothing as well: the simulator completes batch uploads at once.
 
@@ -22,6 +28,7 @@ from __future__ import annotations
 import importlib
 import threading
 import time as _time
+from datetime import datetime
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
@@ -36,6 +43,8 @@ POLL_SLEEPS = [
     ("rapidata.rapidata_client.signal.rapidata_signal", "sleep"),
     ("rapidata.rapidata_client.job.cost", "sleep"),
 ]
+#: Modules whose ``datetime.now()`` must be the world's now (compared with run timestamps).
+VIRTUAL_NOW_MODULES = ["rapidata.rapidata_client.signal.rapidata_signal"]
 #: Modules whose ``time.sleep`` waits for server-side work the simulator does at once.
 INSTANT_TIME_MODULES = ["rapidata.rapidata_client.datapoints._batch_asset_uploader"]
 
@@ -61,6 +70,18 @@ def _instant_sleep(seconds: float) -> None:
         _time.sleep(seconds)
 
 
+class _VirtualDatetime(datetime):
+    """``datetime`` whose ``now()`` is the driven world's virtual now (real now without one)."""
+
+    @classmethod
+    def now(cls, tz=None):  # type: ignore[override]
+        sim = _worlds[-1] if _worlds else None
+        if sim is None or sim.auto_advance != "next-event":
+            return datetime.now(tz)
+        now = sim.clock.now()
+        return now.astimezone(tz) if tz is not None else now.astimezone().replace(tzinfo=None)
+
+
 def _install() -> None:
     global _installed
     if _installed:
@@ -72,6 +93,8 @@ def _install() -> None:
     shim.sleep = _instant_sleep
     for module_name in INSTANT_TIME_MODULES:
         importlib.import_module(module_name).time = shim
+    for module_name in VIRTUAL_NOW_MODULES:
+        importlib.import_module(module_name).datetime = _VirtualDatetime
     _installed = True
 
 

@@ -148,3 +148,14 @@ def test_buffer_one_runs_the_held_firing_when_the_job_finishes(sim, client, defi
         ("Completed", None), ("Skipped", "PreviousJobNotFinished"), ("Running", None)]
     start = sim.store.get("signals", signal.id)["created_at"]
     assert runs[2]["started_at"][11:19] != start[11:19]  # off the grid: the previous job's completion
+
+
+def test_wait_for_next_job_after_time_has_passed_waits_for_the_next_one(client, sim, definition):
+    """Virtual time is ahead of the wall clock here; the SDK must still not take an old run as new."""
+    signal = client.signals.create_signal(name="hourly", audience="global", job_definition=definition,
+                                          interval_hours=1)
+    sim.advance(hours=5, minutes=10)
+    before = {r["audience_job_id"] for r in runs_of(sim, signal.id)}
+    job = signal.wait_for_next_job(timeout=5)
+    assert job.id not in before
+    assert len(runs_of(sim, signal.id)) == 6
