@@ -19,8 +19,13 @@ def _serve(args: argparse.Namespace) -> int:
     if data_dir is not None:
         data_dir.mkdir(parents=True, exist_ok=True)
         db = str(data_dir / "world.sqlite3")
-    sim = Simulator(seed=args.seed, db=db)
+    from .clock import Clock
+
+    clock = Clock.frozen() if args.speed == 0 else Clock(speed=args.speed)
+    sim = Simulator(seed=args.seed, db=db, clock=clock)
     server = sim.serve(host=args.host, port=args.port, data_dir=data_dir)
+    if args.speed > 0:
+        sim.run_realtime()
     print("# rapidata-sim is serving on https://%s:%d — paste these lines into a shell:" % (args.host, server.port),
           file=sys.stderr)
     sys.stdout.write(server.export_lines())
@@ -87,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--port", type=int, default=0, help="0 picks a free port")
     serve.add_argument("--data-dir", help="keep the SQLite state and the CA here (default: in memory)")
     serve.add_argument("--seed", type=int, default=0)
+    serve.add_argument("--speed", type=float, default=1.0,
+                       help="virtual seconds per wall second (3600 = an hour a second); 0 = frozen, moved "
+                            "only through /_sim/clock/advance")
     serve.set_defaults(run=_serve)
     demo = sub.add_parser("demo", help="run the signals guide against an in-process simulator")
     demo.add_argument("--seed", type=int, default=0)

@@ -51,3 +51,31 @@ def test_a_stored_world_reopens_without_id_collisions(tmp_path):
         assert second != first
         assert sim.store.get("datasets", first)["name"] == "a"
         assert sim.store.count("organizations") == 3  # the seed world was not loaded twice
+
+
+def test_a_fast_clock_fires_without_anyone_asking():
+    """Clock(speed=...) plus run_realtime(): events happen as virtual time reaches them."""
+    from datetime import timedelta
+
+    from rapidata_sim import Clock, Simulator
+
+    with Simulator(seed=2, clock=Clock(speed=3600 * 4)) as sim:  # four virtual hours per wall second
+        me = sim.principal()
+        ds = sim.datasets.create(me, "d")
+        sim.datasets.add_datapoint(me, ds["id"], [{"key": "asset", "kind": "Asset",
+                                                   "asset": {"_t": "TextAssetInput", "text": "x"}}])
+        workflow = {"_t": "SimpleWorkflow", "rapid": {"_t": "FreeText", "asset": {"segment": "asset"},
+                                                      "question": {"literal": "?"}}}
+        definition, _ = sim.definitions.create(me, name="d", workflow=workflow,
+                                               referee={"_t": "NaiveReferee", "totalVotes": 1}, dataset_id=ds["id"])
+        signal = sim.signals.create(me, name="hourly", audience_id="global", job_definition_id=definition["id"],
+                                    interval_seconds=3600)
+        sim.run_realtime()
+        deadline = time.monotonic() + 20
+        while sim.store.count("signal_runs", "signal_id = ?", [signal["id"]]) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        runs = sim.store.select("signal_runs", "signal_id = ?", [signal["id"]], order_by="started_at")
+        assert len(runs) >= 2
+        created = sim.store.get("signals", signal["id"])["created_at"]
+        from rapidata_sim.clock import parse_iso
+        assert parse_iso(runs[0]["started_at"]) - parse_iso(created) == timedelta(hours=1)  # on the grid
