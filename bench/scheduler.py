@@ -92,18 +92,11 @@ def build_world(n_signals: int, interval: timedelta, *, seed: int = 0):
 
     sim = Simulator(seed=seed, clock=Clock(start=START, follow_wall=False),
                     config=SimConfig(scheduler=SchedulerConfig()))
+    from rapidata_sim.builders import text_definition
+
     me = sim.principal()
     sim.audiences.configure("global", labeling_seconds=0)
-    ds = sim.datasets.create(me, "pairs")
-    for i in range(3):
-        sim.datasets.add_datapoint(me, ds["id"], [
-            {"key": "asset", "kind": "Asset", "asset": {"_t": "MultiAssetInput", "assets": [
-                {"_t": "TextAssetInput", "text": f"left {i}"}, {"_t": "TextAssetInput", "text": f"right {i}"}]}}],
-            sort_index=i)
-    workflow = {"_t": "SimpleWorkflow", "rapid": {"_t": "Compare", "asset": {"segment": "asset"},
-                                                  "criteria": {"literal": "Which is better?"}}}
-    definition, _ = sim.definitions.create(me, name="pairs", workflow=workflow,
-                                           referee={"_t": "NaiveReferee", "totalVotes": 5}, dataset_id=ds["id"])
+    definition = text_definition(sim, name="pairs", datapoints=3, votes=5)
     signals = [sim.signals.create(me, name=f"bench {i}", audience_id="global", job_definition_id=definition["id"],
                                   interval_seconds=int(interval.total_seconds()))
                for i in range(n_signals)]
@@ -610,7 +603,7 @@ def main(argv: list[str] | None = None) -> int:
           f"10 years {sum(sq['10 years'].values())}")
 
     s = prof["sql"]
-    print(f"\n3. Per-firing cost (fresh world, after a 1-day warm-up)\n")
+    print("\n3. Per-firing cost (fresh world, after a 1-day warm-up)\n")
     print(f"  SQL statements per firing: {s['per_firing']:.2f}  ({s['statements']:,} over {s['firings']:,} "
           f"firings in one {fmt_duration(args.step)} step; {s['events_written'] / s['firings']:.1f} event rows "
           f"per firing)")

@@ -67,15 +67,10 @@ class World:
 
 def build_world(sim) -> World:
     """A dataset, a compare job definition, a daily signal and a (completed) job, via the Python API."""
+    from rapidata_sim.builders import text_definition
+
     me = sim.principal()
-    ds = sim.datasets.create(me, "bench pairs")
-    sim.datasets.add_datapoint(me, ds["id"], [
-        {"key": "asset", "kind": "Asset", "asset": {"_t": "MultiAssetInput", "assets": [
-            {"_t": "TextAssetInput", "text": "left"}, {"_t": "TextAssetInput", "text": "right"}]}}], sort_index=0)
-    workflow = {"_t": "SimpleWorkflow", "rapid": {"_t": "Compare", "asset": {"segment": "asset"},
-                                                  "criteria": {"literal": "Which is better?"}}}
-    definition, _ = sim.definitions.create(me, name="bench pairs", workflow=workflow,
-                                           referee={"_t": "NaiveReferee", "totalVotes": 5}, dataset_id=ds["id"])
+    definition = text_definition(sim, name="bench pairs", votes=5)
     # Daily: nothing fires during the bench, so every GET sees the same row.
     signal = sim.signals.create(me, name="bench daily", audience_id="global", job_definition_id=definition["id"],
                                 interval_seconds=86400)

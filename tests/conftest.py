@@ -74,6 +74,16 @@ def colleague_client(sim, sdk_env):
     return sim.client(client_id="rapidata-sim-colleague", client_secret="colleague-secret")
 
 
-@pytest.fixture
-def guides_dir() -> Path:
-    return Path(__file__).parent / "guides"
+def https_client(server, creds=("rapidata-sim", "rapidata-sim-secret")):
+    """A plain httpx client for ``server``, holding a bearer token for ``creds`` (None: no token)."""
+    import ssl
+
+    import httpx
+
+    client = httpx.Client(base_url=f"https://127.0.0.1:{server.port}",
+                          verify=ssl.create_default_context(cafile=str(server.certs.ca_pem)))
+    if creds is not None:
+        token = client.post("/connect/token", data={"grant_type": "client_credentials"}, auth=creds)
+        assert token.status_code == 200, token.text
+        client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+    return client

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import ssl
 
-import httpx
 import pytest
+from conftest import https_client
 
 from rapidata_sim import Simulator
 
@@ -19,15 +18,12 @@ OTHER = ("rapidata-sim-other", "other-secret")
 def world():
     sim = Simulator(seed=99)
     server = sim.serve()
-    http = httpx.Client(base_url=f"https://127.0.0.1:{server.port}",
-                        verify=ssl.create_default_context(cafile=str(server.certs.ca_pem)))
-
-    def token(creds):
-        r = http.post("/connect/token", data={"grant_type": "client_credentials"}, auth=creds)
-        assert r.status_code == 200, r.text
-        return r.json()["access_token"]
-
-    tokens = {"default": token(DEFAULT), "colleague": token(COLLEAGUE), "other": token(OTHER)}
+    http = https_client(server, creds=None)
+    tokens = {}
+    for name, creds in (("default", DEFAULT), ("colleague", COLLEAGUE), ("other", OTHER)):
+        authed = https_client(server, creds)
+        tokens[name] = authed.headers["Authorization"][len("Bearer "):]
+        authed.close()
     me = sim.principal()
     ds = sim.datasets.create(me, "ds")
     sim.datasets.add_datapoint(me, ds["id"], [{"key": "asset", "kind": "Asset",

@@ -60,14 +60,10 @@ def test_a_fast_clock_fires_without_anyone_asking():
     from rapidata_sim import Clock, Simulator
 
     with Simulator(seed=2, clock=Clock(speed=3600 * 4)) as sim:  # four virtual hours per wall second
+        from rapidata_sim.builders import text_definition
+
         me = sim.principal()
-        ds = sim.datasets.create(me, "d")
-        sim.datasets.add_datapoint(me, ds["id"], [{"key": "asset", "kind": "Asset",
-                                                   "asset": {"_t": "TextAssetInput", "text": "x"}}])
-        workflow = {"_t": "SimpleWorkflow", "rapid": {"_t": "FreeText", "asset": {"segment": "asset"},
-                                                      "question": {"literal": "?"}}}
-        definition, _ = sim.definitions.create(me, name="d", workflow=workflow,
-                                               referee={"_t": "NaiveReferee", "totalVotes": 1}, dataset_id=ds["id"])
+        definition = text_definition(sim, kind="free_text")
         signal = sim.signals.create(me, name="hourly", audience_id="global", job_definition_id=definition["id"],
                                     interval_seconds=3600)
         sim.run_realtime()

@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import json
-import ssl
 
-import httpx
 import pytest
+from conftest import https_client
 
 
 @pytest.fixture
 def http(sim):
-    server = sim.serve()
-    client = httpx.Client(base_url=f"https://127.0.0.1:{server.port}",
-                          verify=ssl.create_default_context(cafile=str(server.certs.ca_pem)))
-    token = client.post("/connect/token", data={"grant_type": "client_credentials"},
-                        auth=("rapidata-sim", "rapidata-sim-secret")).json()["access_token"]
-    client.headers["Authorization"] = f"Bearer {token}"
+    client = https_client(sim.serve())
     yield client
     client.close()
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import ssl
-
-import httpx
 import pytest
+from conftest import https_client
 
 from rapidata_sim import Simulator
 
@@ -14,11 +12,7 @@ from rapidata_sim import Simulator
 def api():
     sim = Simulator(seed=3)
     server = sim.serve()
-    http = httpx.Client(base_url=f"https://127.0.0.1:{server.port}",
-                        verify=ssl.create_default_context(cafile=str(server.certs.ca_pem)))
-    token = http.post("/connect/token", data={"grant_type": "client_credentials"},
-                      auth=("rapidata-sim", "rapidata-sim-secret")).json()["access_token"]
-    http.headers["Authorization"] = f"Bearer {token}"
+    http = https_client(server)
     me = sim.principal()
     ds = sim.datasets.create(me, "ds")
     workflow = {"_t": "SimpleWorkflow", "rapid": {"_t": "Compare", "asset": {"segment": "asset"},

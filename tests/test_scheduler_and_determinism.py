@@ -8,6 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from rapidata_sim import Clock, SchedulerConfig, SimConfig, Simulator
+from rapidata_sim.builders import text_definition
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -17,16 +18,7 @@ def build(seed: int = 5, labeling_seconds: int = 5400, **scheduler) -> tuple[Sim
                     config=SimConfig(scheduler=SchedulerConfig(**scheduler)))
     me = sim.principal()
     sim.audiences.configure("global", labeling_seconds=labeling_seconds)
-    ds = sim.datasets.create(me, "pairs")
-    for i in range(3):
-        sim.datasets.add_datapoint(me, ds["id"], [
-            {"key": "asset", "kind": "Asset", "asset": {"_t": "MultiAssetInput", "assets": [
-                {"_t": "TextAssetInput", "text": f"left {i}"}, {"_t": "TextAssetInput", "text": f"right {i}"}]}}],
-            sort_index=i)
-    workflow = {"_t": "SimpleWorkflow", "rapid": {"_t": "Compare", "asset": {"segment": "asset"},
-                                                  "criteria": {"literal": "Which is better?"}}}
-    definition, _ = sim.definitions.create(me, name="pairs", workflow=workflow,
-                                           referee={"_t": "NaiveReferee", "totalVotes": 5}, dataset_id=ds["id"])
+    definition = text_definition(sim, name="pairs", datapoints=3, votes=5)
     signal = sim.signals.create(me, name="hourly", audience_id="global", job_definition_id=definition["id"],
                                 interval_seconds=3600)
     return sim, signal
