@@ -278,7 +278,8 @@ class Scheduler:
     def sync(self, until: str | None = None, *, missed: dict[str, list[str]] | None = None) -> int:
         """Process every event due at or before ``until`` (default: the clock's now).
 
-        With ``missed`` (an outage), firings are not made but collected per signal.
+        With ``missed`` (an outage), firings are not made but collected per signal,
+        and trigger starts due at ``until`` itself wait for the caller's catch-up.
         """
         until = until or iso(self.sim.clock.now())
         processed = 0
@@ -287,6 +288,9 @@ class Scheduler:
             while processed < self.config.max_events_per_sync:
                 peeked = self._peek()
                 if peeked is None or peeked[0][0] > until:
+                    break
+                if missed is not None and peeked[0][0] == until and peeked[0][1] == _TRIGGER:
+                    # An outage's end instant: its catch-up firing comes before trigger starts.
                     break
                 entry, row = peeked
                 heapq.heappop(self._heap)

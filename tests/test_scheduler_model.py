@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
@@ -47,12 +47,20 @@ LABELING = [0, 1, 5, 60, 600, 3600, 5400, 86400, 100_000]
 ADVANCE = st.one_of(
     st.sampled_from([0, 1, 4, 5, 6, 59, 60, 61, 599, 600, 601, 3599, 3600, 3601, 5400]),
     st.integers(0, 3 * 3600),
-    st.sampled_from([86_399, 86_400, 86_401, 2 * 86_400]),
 )
+#: Long jumps (for daily signals), taken only while no active signal fires more often than
+#: every 10 minutes, so that a step stays cheap.
+FAR = st.sampled_from([86_399, 86_400, 86_401, 2 * 86_400])
 OUTAGE = st.one_of(
     st.sampled_from([0, 1, 4, 5, 6, 60, 61, 600, 3600, 3601, 86_400]),
     st.integers(0, 4 * 3600),
 )
+
+
+#: The documented order at one instant is "job completions, then firings, then trigger
+#: starts"; the catch-up firing at an outage's end instant is a firing, so it comes before a
+#: manual run due at that same instant. (False: the model follows the scheduler instead.)
+CATCH_UP_BEFORE_TRIGGERS = True
 
 
 def stamp(seconds: int) -> str:
@@ -75,7 +83,6 @@ class MRun:
 @dataclass
 class MSignal:
     id: str
-    order: int
     created: int
     interval: int
     next_due: int
@@ -167,21 +174,45 @@ class Model:
         the catch-up firing (a firing) before trigger starts due at that instant."""
         end = self.now + seconds
         for sig in self.signals:
-            missed = self.run_signal(sig, end, missing=True, strictly_before=True)
-            if sig.active and sig.next_due == end:       # a grid point at the end instant
-                sig.missed.append(end)
-                sig.next_due += sig.interval
-                missed += 1
+            if not CATCH_UP_BEFORE_TRIGGERS:
+                missed = self.run_signal(sig, end, missing=True)
+            else:
+                missed = self.run_signal(sig, end, missing=True, strictly_before=True)
+                if sig.active and sig.next_due == end:   # a grid point at the end instant
+                    sig.missed.append(end)
+                    sig.next_due += sig.interval
+                    missed += 1
             if missed:
                 self.fire(sig, "Scheduled", end, catch_up=True)
         self.now = end
         for sig in self.signals:
             self.run_signal(sig, end)                    # trigger starts due at the end instant
 
+    def next_event(self) -> int | None:
+        """The next instant anything happens: a firing, a trigger start, a job completing."""
+        due = []
+        for sig in self.signals:
+            if sig.active:
+                due.append(sig.next_due)
+            if sig.pending and not sig.deleted:
+                due.append(sig.pending_at + LATENCY)
+            due.extend(r.job_end for r in sig.runs if not r.skipped and r.job_end > self.now)
+        return min(due, default=None)
+
+    def idle_at(self) -> int:
+        """With jobs done at once (labeling 0): when the last running job or queued trigger ends."""
+        assert self.labeling == 0
+        ends = [self.now]
+        for sig in self.signals:
+            if sig.pending and not sig.deleted:
+                ends.append(sig.pending_at + LATENCY)
+            ends.extend(r.job_end for r in sig.runs if not r.skipped)
+        return max(ends)
+
     # requests
 
     def create(self, sig_id: str, interval: int) -> MSignal:
-        sig = MSignal(sig_id, len(self.signals), self.now, interval, self.now + interval)
+        sig = MSignal(sig_id, self.now, interval, self.now + interval)
         sig.open_span(self.now, self.now, interval)
         self.signals.append(sig)
         return sig
@@ -262,7 +293,6 @@ class SchedulerMachine(RuleBasedStateMachine):
         self.model = Model()
         self.event_seq = 0
         self.last_run_at: dict[str, str | None] = {}
-        self.outage_ends: set[str] = set()
         self.event_counts: dict[str, Counter] = {}
         self.last_event_at = stamp(0)
 
@@ -349,12 +379,55 @@ class SchedulerMachine(RuleBasedStateMachine):
         self.sim.advance(timedelta(seconds=seconds))
         self.model.advance(seconds)
 
+    @precondition(lambda self: all(s.interval >= 600 for s in self.model.signals if s.active))
+    @rule(seconds=FAR)
+    def advance_far(self, seconds: int) -> None:
+        self.advance(seconds)
+
+    def _to_next_event(self, offset: int, outage: bool) -> None:
+        nxt = self.model.next_event()
+        if nxt is not None:
+            seconds = max(0, nxt - self.model.now + offset)
+            self.outage(seconds) if outage else self.advance(seconds)
+
+    @rule(offset=st.sampled_from([-5, -1, 0, 0, 1]))
+    def advance_to_next_event(self, offset: int) -> None:
+        """Just before, at or after the next event: same-instant edges."""
+        self._to_next_event(offset, outage=False)
+
+    @rule(offset=st.sampled_from([-1, 0, 0, 1]))
+    def outage_to_next_event(self, offset: int) -> None:
+        """An outage ending just before, at or after the next event."""
+        self._to_next_event(offset, outage=True)
+
+    @precondition(lambda self: self.model.signals)
+    @rule(index=st.integers(0, 9), lead=st.sampled_from([5, 5, 3, 0]),
+          then=st.sampled_from([None, "advance", "outage"]))
+    def trigger_before_firing(self, index: int, lead: int, then: str | None) -> None:
+        """Trigger ``lead`` seconds before the signal's next firing, so that the manual run
+        starts at (lead 5) or just after (lead 3) that firing's instant; ``then`` passes that
+        instant in normal operation or in an outage ending there."""
+        sig = self.pick(index)
+        firing = sig.next_due if sig.active else None
+        if firing is not None and 0 <= firing - lead - self.model.now <= 3600:
+            self.advance(firing - lead - self.model.now)
+        self.trigger(index)
+        if then is not None and firing is not None and firing >= self.model.now:
+            (self.outage if then == "outage" else self.advance)(firing - self.model.now)
+
+    @precondition(lambda self: self.model.labeling == 0)
+    @rule()
+    def run_until_idle(self) -> None:
+        """New jobs finish at once, so idle is when the last running job or queued trigger ends."""
+        until = self.model.idle_at()
+        assert self.sim.run_until_idle() == START + timedelta(seconds=until)
+        self.model.advance(until - self.model.now)
+
     @rule(seconds=OUTAGE)
     def outage(self, seconds: int) -> None:
         before = {sig.id: len(sig.missed) for sig in self.model.signals}
         missed = self.sim.outage(timedelta(seconds=seconds))
         self.model.outage(seconds)
-        self.outage_ends.add(stamp(self.model.now))
         expected = {sig.id: [stamp(t) for t in sig.missed[before[sig.id]:]]
                     for sig in self.model.signals if len(sig.missed) > before[sig.id]}
         assert missed == expected
@@ -390,6 +463,12 @@ class SchedulerMachine(RuleBasedStateMachine):
             assert self.sim.clock.now() == START + timedelta(seconds=self.model.now)
 
     @invariant()
+    def next_event_agrees(self) -> None:
+        if self.sim is not None:
+            expected = self.model.next_event()
+            assert self.sim.next_event_at() == (None if expected is None else START + timedelta(seconds=expected))
+
+    @invariant()
     def store_matches_model(self) -> None:
         if self.sim is None:
             return
@@ -406,6 +485,7 @@ class SchedulerMachine(RuleBasedStateMachine):
             assert previous is None or (row["last_run_at"] is not None and row["last_run_at"] >= previous)
             self.last_run_at[sig.id] = row["last_run_at"]
             assert (row["pending_triggers"] or 0) == sig.pending
+            assert row["pending_trigger_at"] == (None if sig.pending_at is None else stamp(sig.pending_at))
 
             runs = store.select("signal_runs", "signal_id = ?", [sig.id], order_by="started_at, rowid")
             jobs = {j["id"]: j for j in store.select(
@@ -420,6 +500,8 @@ class SchedulerMachine(RuleBasedStateMachine):
                     assert job["created_at"] == r["started_at"], (r, job)
                     assert job["state"] == r["status"], (r, job)
                     assert job["completed_at"] == r["completed_at"], (r, job)
+                    assert r["result_file_name"] == (f"{job['id']}_results.json" if r["status"] == "Completed"
+                                                     else None), r
                 got.append((r["trigger_source"], r["started_at"], r["status"], r["skipped_reason"],
                             r["completed_at"], job["completes_at"] if job else None))
             assert got == self.model.expected_runs(sig), sig.id
@@ -434,8 +516,9 @@ class SchedulerMachine(RuleBasedStateMachine):
             missed = [e["at"] for e in store.select("events", "kind = 'signal.missed' AND subject = ?", [sig.id],
                                                     order_by="seq")]
             assert missed == [stamp(t) for t in sig.missed]
-            on_grid = [r["started_at"] for r in runs
-                       if r["trigger_source"] == "Scheduled" and r["started_at"] not in self.outage_ends]
+            # (the lists agree, so the model says which Scheduled runs were catch-up firings)
+            on_grid = [r["started_at"] for r, m in zip(runs, sig.runs)
+                       if r["trigger_source"] == "Scheduled" and not m.catch_up]
             assert sorted(on_grid + missed) == [stamp(t) for t in sig.grid_points(self.model.now)], sig.id
 
             counters = self.sim.counters(sig.id)
@@ -462,6 +545,36 @@ class SchedulerMachine(RuleBasedStateMachine):
             counts = self.event_counts.get(sig.id, Counter())
             assert counts["signal.fired"] == sum(not r.skipped for r in sig.runs)
             assert counts["signal.skipped"] == sum(r.skipped for r in sig.runs)
+
+
+def replay(*steps) -> None:
+    """Run machine steps by hand (a shrunk Hypothesis example), checking every invariant."""
+    machine = SchedulerMachine()
+    checks = [machine.clock_agrees, machine.next_event_agrees, machine.store_matches_model,
+              machine.event_log_is_in_time_order]
+    try:
+        for name, kwargs in steps:
+            getattr(machine, name)(**kwargs)
+            for check in checks:
+                check()
+    finally:
+        machine.teardown()
+
+
+def test_replay_listing_after_labeling_change_uses_the_new_labeling_time():
+    """Found by the machine at d791d27: a listing started queued triggers with the audience row
+    the scheduler had cached at the previous listing (stale labeling_seconds)."""
+    replay(("setup", dict(seed=0, labeling=0)), ("create", dict(interval=3600)),
+           ("trigger", dict(index=0)), ("list_runs", dict(index=0)),
+           ("configure_labeling", dict(labeling=600)),
+           ("trigger", dict(index=0)), ("list_runs", dict(index=0)))
+
+
+def test_replay_catch_up_firing_before_trigger_start_at_outage_end():
+    """Found by the machine: a manual run due at an outage's end instant starts before the
+    catch-up firing at that instant (documented: firings, then trigger starts)."""
+    replay(("setup", dict(seed=0, labeling=600)), ("create", dict(interval=60)),
+           ("trigger_before_firing", dict(index=0, lead=5, then="outage")))
 
 
 TestScheduler = SchedulerMachine.TestCase
