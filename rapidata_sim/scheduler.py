@@ -41,6 +41,9 @@ from .clock import iso, parse_iso
 if TYPE_CHECKING:
     from .simulator import Simulator
 
+#: A run's status for the state its job is created in.
+RUN_STATUS = {"Completed": "Completed", "Failed": "Failed"}
+
 #: skippedReason values a run can carry.
 PREVIOUS_JOB_NOT_FINISHED = "PreviousJobNotFinished"
 AUDIENCE_NOT_READY = "AudienceNotReady"
@@ -50,7 +53,7 @@ REVISION_NOT_FOUND = "RevisionNotFound"
 SIGNAL_PAUSED = "SignalPaused"
 
 # Heap entry kinds, in tie-break order at one instant.
-_JOB, _FIRE, _TRIGGER = 0, 1, 2
+_AUDIENCE, _JOB, _FIRE, _TRIGGER = -1, 0, 1, 2
 
 
 @dataclass
@@ -86,6 +89,8 @@ class Scheduler:
     def rebuild(self) -> None:
         """Recreate the queue from the store (a reopened world, or after direct edits)."""
         self._heap = []
+        for audience in self.store.select("audiences", "status = 'Recruiting' AND deleted = 0", order_by="rowid"):
+            self.watch_audience(audience)
         for job in self.store.select("jobs", "state = 'Running' AND deleted = 0", order_by="rowid"):
             self.watch_job(job)
         for signal in self.store.select("signals", "deleted = 0", order_by="rowid"):
@@ -95,8 +100,13 @@ class Scheduler:
         heapq.heappush(self._heap, (due, kind, next(self._seq), key))
 
     def watch_job(self, job: dict[str, Any]) -> None:
-        if job["state"] == "Running" and not job.get("deleted"):
+        if job["state"] == "Running" and not job.get("deleted") and job["completes_at"] is not None:
             self._push(job["completes_at"], _JOB, job["id"])
+
+    def watch_audience(self, audience: dict[str, Any]) -> None:
+        """A recruiting audience turns Ready at its ``ready_at`` instant."""
+        if audience["status"] == "Recruiting" and audience.get("ready_at") and not audience["deleted"]:
+            self._push(audience["ready_at"], _AUDIENCE, audience["id"])
 
     def watch_signal(self, signal: dict[str, Any]) -> None:
         if signal.get("deleted"):
@@ -112,6 +122,10 @@ class Scheduler:
     def _live(self, entry: tuple[str, int, int, str]) -> dict[str, Any] | None:
         """The row an entry is about, if the entry is still true; None if stale."""
         due, kind, _, key = entry
+        if kind == _AUDIENCE:
+            audience = self._cached("audiences", key)
+            return audience if audience and audience["status"] == "Recruiting" and not audience["deleted"] \
+                and audience.get("ready_at") == due else None
         if kind == _JOB:
             job = self._cached("jobs", key)
             return job if job and job["state"] == "Running" and not job["deleted"] and job["completes_at"] == due \
@@ -211,7 +225,7 @@ class Scheduler:
             sim.signals.record("signal.skipped", signal["id"], at=at, run=run["id"], source=source, reason=reason)
             return run
         audience = self._cached("audiences", signal["audience_id"])
-        if audience["status"] == "Created" and sim.audiences.start_recruiting(None, audience["id"]):
+        if audience["status"] == "Created" and sim.audiences.start_recruiting(None, audience["id"], at=at):
             audience = self._rows[("audiences", audience["id"])] = self.store.get("audiences", audience["id"])
         owner = self._rows.get(("principal", signal["owner_id"]))
         if owner is None:
@@ -225,33 +239,47 @@ class Scheduler:
         job = sim.jobs.new_row(owner, definition, revision, audience, at=at)
         self.store.insert("jobs", job)
         self._rows[("jobs", job["id"])] = job
-        run.update(status="Completed" if job["state"] == "Completed" else "Running", audience_job_id=job["id"])
+        run.update(status=RUN_STATUS.get(job["state"], "Running"), audience_job_id=job["id"])
         if job["state"] == "Completed":
             run.update(completed_at=at, result_file_name=f"{job['id']}_results.json")
+        elif job["state"] == "Failed":
+            run.update(completed_at=at, failure_message=job["failure_message"])
         self.store.insert("signal_runs", run)
         self.store.update("signals", signal["id"], {"last_run_at": at, "last_job_id": job["id"], **grid})
         signal.update(last_run_at=at, last_job_id=job["id"], **grid)
         sim.signals.record("signal.fired", signal["id"], at=at, run=run["id"], source=source, job=job["id"],
                            revision=number, completes_at=job["completes_at"])
-        if job["state"] == "Completed":
-            sim.jobs.record("job.completed", job["id"], at=at)
-        else:
-            self.watch_job(job)
+        sim.jobs.record_settled(job)
+        self.watch_job(job)
         return run
 
+    def complete_now(self, job: dict[str, Any]) -> None:
+        """Settle a job whose due instant is now (a fault injected to strike at once)."""
+        with self.store.transaction():
+            self._rows.clear()
+            self._job_completed(job)
+            self._rows.clear()
+
     def _job_completed(self, job: dict[str, Any]) -> None:
+        at = job["completes_at"]
         self.sim.jobs.complete(job)
+        if job["state"] not in ("Completed", "Failed"):
+            return  # halted (Paused, ManualApproval, SpendLimited): its run is still running
         runs = self.store.select("signal_runs", "audience_job_id = ? AND status = 'Running'", [job["id"]])
         for run in runs:
-            self.store.update("signal_runs", run["id"], {
-                "status": "Completed", "completed_at": job["completed_at"],
-                "result_file_name": f"{job['id']}_results.json"})
+            if job["state"] == "Completed":
+                self.store.update("signal_runs", run["id"], {
+                    "status": "Completed", "completed_at": job["completed_at"],
+                    "result_file_name": f"{job['id']}_results.json"})
+            else:
+                self.store.update("signal_runs", run["id"], {
+                    "status": "Failed", "completed_at": at, "failure_message": job["failure_message"]})
             signal = self._cached("signals", run["signal_id"])
             if signal and signal["buffered_at"] and not signal["deleted"]:
                 # buffer_one: the held firing runs the moment its predecessor finishes.
                 self.store.update("signals", signal["id"], {"buffered_at": None})
                 signal["buffered_at"] = None
-                self.fire(signal, "Scheduled", job["completed_at"])
+                self.fire(signal, "Scheduled", at)
 
     def start_pending_triggers(self, signal_id: str) -> None:
         """Start queued manual runs now (called when runs are listed)."""
@@ -295,7 +323,9 @@ class Scheduler:
                 entry, row = peeked
                 heapq.heappop(self._heap)
                 due, kind = entry[0], entry[1]
-                if kind == _JOB:
+                if kind == _AUDIENCE:
+                    self.sim.audiences.become_ready(row, due)
+                elif kind == _JOB:
                     self._job_completed(row)
                 elif kind == _FIRE:
                     nxt = self._next_point(row, due)

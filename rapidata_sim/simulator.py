@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 from .clock import Clock, iso, parse_iso
 from .domain.audiences import Audiences
 from .domain.base import Principal
+from .domain.crowd import Crowd
 from .domain.datasets import Datasets
 from .domain.definitions import Definitions
 from .domain.identity import Identity
@@ -40,9 +41,6 @@ def fixtures_dir() -> Path:
 class SimConfig:
     token_lifetime_seconds: int = 3600
     assets_base_url: str = "https://assets.rapidata.ai"
-    #: Placeholder recruiting: how many labelers graduate the moment a custom
-    #: audience starts recruiting (the synthetic-audience model replaces this).
-    recruit_graduates: int = 25
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
 
 
@@ -71,6 +69,7 @@ class Simulator:
         self.audiences = Audiences(self)
         self.datasets = Datasets(self)
         self.definitions = Definitions(self)
+        self.crowd = Crowd(self)
         self.jobs = Jobs(self)
         self.results = Results(self)
         self.signals = Signals(self)
@@ -121,8 +120,8 @@ class Simulator:
                     organization_id=owner["organization_id"], owner_id=owner["id"], owner_mail=owner["email"],
                     status=aud.get("status", "Ready"), is_public=aud.get("public", False),
                     users_per_state=aud.get("users_per_state"), capacity=aud.get("capacity", "Sufficient"),
-                    labeling_seconds=aud.get("labeling_seconds", 0), filters=aud.get("filters"),
-                    created_at=aud.get("created_at"),
+                    labeling_seconds=aud.get("labeling_seconds"), filters=aud.get("filters"),
+                    created_at=aud.get("created_at"), population=aud.get("population"),
                 )
 
     # -- time ---------------------------------------------------------------------

@@ -30,7 +30,7 @@ SCHEMA: dict[str, tuple[str | tuple[str, ...], dict[str, Any]]] = {
         "id": S, "name": S, "description": S, "status": S, "organization_id": S, "owner_id": S,
         "owner_mail": S, "is_public": B, "filters": J, "graduation_rule": J, "created_at": S,
         "qualified_user_count": I, "users_per_state": J, "capacity": S, "labeling_seconds": I,
-        "retrieval_mode": S, "boost_level": S, "distilling_campaign_id": S, "base_audience_id": S,
+        "population": J, "recruiting_started_at": S, "ready_at": S, "retrieval_mode": S, "boost_level": S, "distilling_campaign_id": S, "base_audience_id": S,
         "logo": S, "filter": J, "is_distilling": B, "deleted": B,
     }),
     "audience_examples": ("id", {
@@ -64,7 +64,7 @@ SCHEMA: dict[str, tuple[str | tuple[str, ...], dict[str, Any]]] = {
         "id": S, "name": S, "definition_id": S, "revision_number": I, "audience_id": S,
         "pipeline_id": S, "state": S, "is_public": B, "owner_id": S, "owner_mail": S,
         "organization_id": S, "created_at": S, "completed_at": S, "failed_at": S,
-        "failure_message": S, "completes_at": S, "paused_remaining": F, "preceding_job_id": S,
+        "failure_message": S, "completes_at": S, "plan": J, "preceding_job_id": S,
         "deleted": B,
     }),
     "signals": ("id", {
@@ -80,11 +80,18 @@ SCHEMA: dict[str, tuple[str | tuple[str, ...], dict[str, Any]]] = {
         "skipped_reason": S,
     }),
     "preliminary_downloads": ("id", {"id": S, "job_id": S, "created_at": S}),
+    "behaviours": ("id", {"id": I, "audience_id": S, "definition_id": S, "from_at": S, "spec": J,
+                          "created_at": S}),
+    "faults": ("id", {"id": S, "audience_id": S, "fault": J, "remaining": I, "created_at": S}),
     "events": ("seq", {"seq": I, "at": S, "kind": S, "subject": S, "data": J}),
     "meta": ("key", {"key": S, "value": S}),
 }
 
+#: Tables whose integer key SQLite assigns (the insert leaves it out and reads it back).
+AUTO_KEYS = {"events": "seq", "behaviours": "id"}
+
 INDEXES = [
+    ("behaviours", ["audience_id", "from_at"]),
     ("datapoints", ["dataset_id"]),
     ("audience_examples", ["audience_id"]),
     ("jobs", ["organization_id"]),
@@ -118,6 +125,11 @@ class Store:
         existing = set(self.db.table_names())
         for table, (pk, cols) in SCHEMA.items():
             if table in existing:
+                # A store written by an older version: add the columns it lacks (all nullable).
+                have = set(self.db[table].columns_dict)
+                for name, kind in cols.items():
+                    if name not in have:
+                        self.db[table].add_column(name, str if kind == J else int if kind is B else kind)
                 continue
             types = {name: (str if kind == J else int if kind is B else kind) for name, kind in cols.items()}
             self.db[table].create(types, pk=pk)
@@ -181,7 +193,7 @@ class Store:
     def _insert_sql(self, table: str) -> tuple[str, list[str]]:
         cached = self._insert_cache.get(table)
         if cached is None:
-            cols = [c for c in self._kinds[table] if not (table == "events" and c == "seq")]
+            cols = [c for c in self._kinds[table] if c != AUTO_KEYS.get(table)]
             sql = f"INSERT INTO [{table}] ({', '.join(f'[{c}]' for c in cols)}) VALUES ({', '.join('?' * len(cols))})"
             cached = self._insert_cache[table] = (sql, cols)
         return cached
@@ -195,8 +207,8 @@ class Store:
         encoded = self._encode(table, {c: full[c] for c in cols})
         with self.transaction():
             cur = self.conn.execute(sql, list(encoded.values()))
-        if table == "events":
-            full["seq"] = cur.lastrowid
+        if table in AUTO_KEYS:
+            full[AUTO_KEYS[table]] = cur.lastrowid
         return full
 
     def _key_where(self, table: str, key: Any) -> tuple[str, list[Any]]:

@@ -122,7 +122,9 @@ def test_audiences_complete_example(sim, sdk_env):
 
     assert sim.store.count("audience_examples", "audience_id = ?", [audience.id]) == 8
     row = sim.store.get("audiences", audience.id)
-    assert row["status"] == "Ready" and row["users_per_state"]["Graduated"] > 0  # recruiting started by the job
+    # The job started recruiting; it waited until the first labelers graduated, then was answered.
+    assert row["recruiting_started_at"] == sim.store.get("jobs", job.id)["created_at"]
+    assert audience.get_recruiting_metrics().graduated > 0
     assert results["results"][0]["context"] == "A small blue book sitting on a large red book."
 
     # "Matching the Job UI with Settings"
@@ -152,7 +154,8 @@ def test_audiences_complete_example(sim, sdk_env):
     audience = client.audience.get_audience_by_id(audience.id)  # placeholder "audience_id"
 
     job = audience.assign_job(new_job_definition)
-    assert job.get_status() == "Completed"
+    assert job.get_status() == "Running"
+    assert job.get_results()["info"]["name"] == "Prompt Alignment Job"
 
     # "Filtered Audiences"
     from rapidata import CountryFilter, LanguageFilter
@@ -185,5 +188,14 @@ def test_update_filters_and_start_recruiting(client, sim):
     audience.update_filters([CountryFilter(["US"])])
     assert sim.store.get("audiences", audience.id)["filters"] == [{"_t": "CountryFilter", "countries": ["US"]}]
     audience.start_recruiting()
-    assert audience.get_recruiting_metrics().graduated == sim.config.recruit_graduates
+    population = sim.crowd.population(sim.store.get("audiences", audience.id))
+    assert audience.get_recruiting_metrics().graduated == 0
+    assert sim.store.get("audiences", audience.id)["status"] == "Recruiting"  # distilling first
+    sim.advance(hours=population.distill_hours / 2)
+    metrics = audience.get_recruiting_metrics()
+    assert metrics.graduated == 0 and metrics.distilling > 0
+    sim.advance(days=2)
+    metrics = audience.get_recruiting_metrics()
+    assert metrics.graduated == population.target and metrics.distilling == 0 and metrics.dropped > 0
+    assert sim.store.get("audiences", audience.id)["status"] == "Ready"
     assert type(client.audience.get_audience_by_id(audience.id).filters[0]).__name__ == "CountryFilter"

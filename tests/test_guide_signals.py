@@ -163,4 +163,6 @@ def test_delete_leaves_jobs(created, sim):
     signal.trigger()
     job = signal.wait_for_next_job(timeout=600)
     signal.delete()
+    assert client.job.get_job_by_id(job.id).get_status() == "Running"
+    job.get_results()  # waits for its crowd (auto-advance); the deleted signal does not stop it
     assert client.job.get_job_by_id(job.id).get_status() == "Completed"

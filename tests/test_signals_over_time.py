@@ -26,6 +26,9 @@ def test_a_daily_signal_over_three_days_makes_three_jobs(client, sim, definition
     sim.advance(days=3)
     jobs = signal.get_jobs(page_size=10)
     assert len(jobs) == 3
+    # The third fired at this very instant: its crowd has not answered yet.
+    assert sorted(j.get_status() for j in jobs) == ["Completed", "Completed", "Running"]
+    sim.advance(hours=1)
     assert [j.get_status() for j in jobs] == ["Completed"] * 3
     assert signal.last_run_at == first + timedelta(days=2)
     assert signal.next_run_at == first + timedelta(days=3)
@@ -81,6 +84,8 @@ def test_trigger_fires_once_off_the_grid(client, sim, definition):
     grid = signal.next_run_at
     signal.trigger()
     job = signal.wait_for_next_job(timeout=5)
+    assert job.get_status() == "Running"  # just started; its crowd answers over virtual time
+    job.get_results()  # waits (auto-advance) until it is done
     assert job.get_status() == "Completed"
     assert [(r["trigger_source"], r["audience_job_id"]) for r in runs_of(sim, signal.id)] == [("Manual", job.id)]
     assert signal.next_run_at == grid  # the grid did not move

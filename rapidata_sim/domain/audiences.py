@@ -6,6 +6,8 @@ from typing import Any
 
 from ..errors import NotFound, ValidationFailed
 from ..querying import ListSpec, Page, Query
+from ..clock import iso, parse_iso
+from ..crowd.population import Population
 from .base import Principal, Service
 
 AUDIENCE_LIST = ListSpec(
@@ -30,10 +32,11 @@ class Audiences(Service):
                audience_id: str | None = None, description: str | None = None, status: str = "Ready",
                is_public: bool = False, filters: list[dict] | None = None,
                users_per_state: dict[str, int] | None = None, capacity: str | None = "Sufficient",
-               labeling_seconds: int = 0, graduation_rule: dict | None = None,
-               created_at: str | None = None) -> dict[str, Any]:
+               labeling_seconds: int | None = None, graduation_rule: dict | None = None,
+               created_at: str | None = None, population: dict | None = None) -> dict[str, Any]:
         users = dict(users_per_state if users_per_state is not None else {"Graduated": 100})
         audience_id = audience_id or self.ids.new("aud")
+        Population.from_dict(population)  # a bad population fails here, before anything is written
         row = self.store.insert("audiences", {
             "id": audience_id, "name": name, "description": description, "status": status,
             "organization_id": organization_id, "owner_id": owner_id, "owner_mail": owner_mail,
@@ -41,6 +44,7 @@ class Audiences(Service):
             "graduation_rule": graduation_rule or DEFAULT_GRADUATION_RULE,
             "created_at": created_at or self.now(), "qualified_user_count": users.get("Graduated", 0),
             "users_per_state": users, "capacity": capacity, "labeling_seconds": labeling_seconds,
+            "population": population,
             "retrieval_mode": "Shuffled", "boost_level": "None",
             "distilling_campaign_id": "cmp_" + audience_id.split("_", 1)[-1], "base_audience_id": audience_id,
             "logo": None, "is_distilling": False, "deleted": False,
@@ -68,8 +72,10 @@ class Audiences(Service):
                           owner_id=who.user_id, owner_mail=who.email, status=base["status"],
                           is_public=False, filters=base["filters"], users_per_state=base["users_per_state"],
                           capacity=base["capacity"], labeling_seconds=base["labeling_seconds"],
-                          graduation_rule=base["graduation_rule"])
-        self.store.update("audiences", row["id"], {"base_audience_id": base_id, "filter": audience_filter})
+                          graduation_rule=base["graduation_rule"], population=base["population"])
+        self.store.update("audiences", row["id"], {"base_audience_id": base_id, "filter": audience_filter,
+                                                   "recruiting_started_at": base["recruiting_started_at"],
+                                                   "ready_at": base["ready_at"]})
         return self.store.get("audiences", row["id"])
 
     def _get_own(self, who: Principal, audience_id: str) -> dict[str, Any]:
@@ -89,22 +95,41 @@ class Audiences(Service):
         self.store.update("audiences", audience_id, {"deleted": True})
         self.record("audience.deleted", audience_id)
 
-    def start_recruiting(self, who: Principal | None, audience_id: str) -> bool:
-        """Start recruiting; returns whether it was started by this call.
+    def start_recruiting(self, who: Principal | None, audience_id: str, *, at: str | None = None) -> bool:
+        """Start the recruiting funnel; returns whether it was started by this call.
 
-        Placeholder funnel: ``config.recruit_graduates`` labelers graduate at once.
+        Candidates then distil and graduate over virtual time as the audience's
+        ``Population`` says; it reports ``Recruiting`` until ``ready_graduates`` have
+        graduated and ``Ready`` from then on (a scheduler event at that instant).
         """
         row = self._get_live("audiences", audience_id, "Audience")
         if who is not None:
             self.check_org(row, who, "Audience")
         if row["status"] != "Created":
             return False
-        graduates = self.sim.config.recruit_graduates
-        self.store.update("audiences", audience_id, {
-            "status": "Ready", "users_per_state": {"Graduated": graduates, "Distilling": 0},
-            "qualified_user_count": graduates, "capacity": "Sufficient"})
-        self.record("audience.recruiting_started", audience_id, graduated=graduates)
+        now = parse_iso(at) if at else self.clock.now()
+        ready_at = Population.from_dict(row["population"]).ready_at(now)
+        status = "Ready" if ready_at is not None and ready_at <= now else "Recruiting"
+        changes = {"status": status, "recruiting_started_at": iso(now),
+                   "ready_at": iso(ready_at) if ready_at is not None else None, "capacity": "Sufficient"}
+        self.store.update("audiences", audience_id, changes)
+        row.update(changes)
+        self.record("audience.recruiting_started", audience_id, ready_at=changes["ready_at"])
+        self.sim.scheduler.watch_audience(row)
         return True
+
+    def become_ready(self, audience: dict[str, Any], at: str) -> None:
+        """The funnel has graduated enough labelers (called by the scheduler at ``ready_at``)."""
+        self.store.update("audiences", audience["id"], {"status": "Ready"})
+        audience["status"] = "Ready"
+        self.record("audience.ready", audience["id"], at=at)
+
+    def users_per_state(self, row: dict[str, Any]) -> dict[str, int]:
+        """The funnel's counts now for a recruiting audience; the configured counts otherwise."""
+        if row.get("recruiting_started_at"):
+            return Population.from_dict(row["population"]).funnel(parse_iso(row["recruiting_started_at"]),
+                                                                    self.clock.now())
+        return row["users_per_state"]
 
     def add_example(self, who: Principal, audience_id: str, example: dict[str, Any]) -> dict[str, Any]:
         self._get_own(who, audience_id)
@@ -128,6 +153,12 @@ class Audiences(Service):
         row = self._get_live("audiences", audience_id, "Audience")
         if who is not None:
             self.check_org(row, who, "Audience", public_ok=True)
+        return self._now(row)
+
+    def _now(self, row: dict[str, Any]) -> dict[str, Any]:
+        """``row`` with the counts a recruiting funnel has reached by now."""
+        if row.get("recruiting_started_at"):
+            row = dict(row, qualified_user_count=self.users_per_state(row)["Graduated"])
         return row
 
     def get_unlisted(self, audience_id: str, who: Principal) -> dict[str, Any]:
@@ -137,21 +168,30 @@ class Audiences(Service):
         return self._get_live("audiences", audience_id, "Audience")
 
     def find(self, who: Principal, query: Query) -> Page:
-        return self._page("audiences", AUDIENCE_LIST, query, "deleted = 0 AND (organization_id = ? OR is_public = 1)",
-                          [who.organization_id])
+        page = self._page("audiences", AUDIENCE_LIST, query,
+                          "deleted = 0 AND (organization_id = ? OR is_public = 1)", [who.organization_id])
+        page.items[:] = [self._now(row) for row in page.items]
+        return page
 
     def user_metrics(self, audience_id: str, who: Principal) -> dict[str, Any]:
         row = self.get(audience_id, who)
-        return {"users_per_state": row["users_per_state"], "capacity": row["capacity"]}
+        return {"users_per_state": self.users_per_state(row), "capacity": row["capacity"]}
 
     def configure(self, audience_id: str, **changes: Any) -> None:
-        """Simulator-side knobs (status, users_per_state, labeling_seconds, capacity)."""
-        allowed = {"status", "users_per_state", "labeling_seconds", "capacity", "name", "description"}
+        """Simulator-side knobs: status, users_per_state, capacity, name, description;
+        ``population`` (a ``Population`` or its dict: who answers and how fast);
+        ``labeling_seconds`` (a fixed time per job instead of the population's rate; None
+        goes back to the rate). Jobs already created keep the plan they were made with."""
+        allowed = {"status", "users_per_state", "labeling_seconds", "capacity", "name", "description", "population"}
         unknown = set(changes) - allowed
         if unknown:
             raise TypeError(f"cannot configure {sorted(unknown)} on an audience")
         with self.store.transaction():
             self._get_live("audiences", audience_id, "Audience")
+            if isinstance(changes.get("population"), Population):
+                changes["population"] = changes["population"].to_dict()
+            if "population" in changes:
+                Population.from_dict(changes["population"])
             if "users_per_state" in changes:
                 changes["qualified_user_count"] = changes["users_per_state"].get("Graduated", 0)
             self.store.update("audiences", audience_id, changes)

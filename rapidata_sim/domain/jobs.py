@@ -1,20 +1,19 @@
 """Jobs: a revision of a job definition, assigned to an audience, labeled over time.
 
-Until synthetic labelers exist, a job takes its audience's ``labeling_seconds``
-of virtual time from creation to ``Completed`` (0 = done at once, which keeps
-the SDK out of its fixed 5 s polls). The scheduler completes it when that
-instant comes (``complete``), in order with everything else.
+The world's crowd plans a job when it is created (``Crowd.plan``): when its
+votes will all be in, or when an injected fault strikes. The scheduler settles
+it when that instant comes (``complete``), in order with everything else.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from ..clock import iso, parse_iso
 from ..errors import NotFound, SimError, ValidationFailed
 from ..querying import ListSpec, Page, Query
 from .base import Principal, Service
+from .crowd import fault_instant
 
 JOB_LIST = ListSpec(
     filters={
@@ -27,6 +26,8 @@ JOB_LIST = ListSpec(
 )
 
 TERMINAL = {"Completed", "Failed"}
+#: Stopped but not finished: ``resume`` (or the SDK's ``job.resume()``) sets them running again.
+HALTED = {"Paused", "ManualApproval", "SpendLimited"}
 #: States in which the SDK's get_results()/display_progress_bar() raise at once.
 BLOCKING = {"ManualApproval", "SpendLimited", "Paused", "Blocked"}
 LABELING_STATE = {"Submitted": "Created", "Queued": "Created", "Running": "Labeling", "Completed": "Done",
@@ -58,38 +59,71 @@ class Jobs(Service):
             raise ValidationFailed(errors)
         assert definition is not None and revision is not None and audience is not None
         # Assigning a job to a custom audience that never recruited starts its recruiting.
-        recruiting_started = self.sim.audiences.start_recruiting(None, audience["id"])
+        at = self.now()
+        recruiting_started = self.sim.audiences.start_recruiting(None, audience["id"], at=at)
         if recruiting_started:
             audience = self.store.get("audiences", audience["id"])
-        job = self._start(who, definition, revision, audience, name=name, preceding_job_id=preceding_job_id)
+        job = self._start(who, definition, revision, audience, name=name, preceding_job_id=preceding_job_id, at=at)
         job["recruiting_started"] = recruiting_started
         return job
 
     def new_row(self, who: Principal, definition: dict, revision: dict, audience: dict, *, at: str,
                 name: str | None = None, preceding_job_id: str | None = None) -> dict[str, Any]:
-        """A job as it is at creation (not stored): done at once if its audience labels instantly."""
+        """A job as it is at creation (not stored), planned by the world's crowd."""
+        crowd = self.sim.crowd
+        plan = crowd.plan(definition, revision, audience, at=at)
         start = parse_iso(at)
-        end = start + timedelta(seconds=audience["labeling_seconds"] or 0)
-        done = end <= start
-        return {
+        due = crowd.finish_at(plan, start)
+        fault = crowd.fault_for(audience["id"])
+        if fault is not None:
+            when = fault_instant(crowd, plan, fault, start, due)
+            if when is not None:
+                plan["fault"] = {"state": fault["state"], "message": fault["message"], "at": iso(when)}
+                due = when
+        row = {
             "id": self.ids.new("job"), "name": name or f"{definition['name']}:{revision['revision_number']}",
             "definition_id": definition["id"], "revision_number": revision["revision_number"],
             "audience_id": audience["id"], "pipeline_id": self.ids.new("pl"),
-            "state": "Completed" if done else "Running", "is_public": False, "owner_id": who.user_id,
+            "state": "Running", "is_public": False, "owner_id": who.user_id,
             "owner_mail": who.email, "organization_id": who.organization_id, "created_at": at,
-            "completed_at": at if done else None, "completes_at": iso(end),
-            "preceding_job_id": preceding_job_id, "deleted": False,
+            "completed_at": None, "completes_at": iso(due) if due is not None else None,
+            "preceding_job_id": preceding_job_id, "deleted": False, "plan": plan,
         }
+        if due is not None and due <= start:
+            self._settle(row)
+        return row
+
+    def _settle(self, job: dict[str, Any]) -> None:
+        """The job's due instant has come: it completes, or its planned fault strikes."""
+        plan = job["plan"]
+        at = job["completes_at"]
+        fault = plan.get("fault")
+        if fault and fault["at"] == at:
+            self._halt(job, fault["state"], at, message=fault.get("message"))
+        else:
+            job.update(state="Completed", completed_at=at)
+
+    def _halt(self, job: dict[str, Any], state: str, at: str, *, message: str | None = None) -> None:
+        """Stop a running job in ``state`` at ``at``, keeping the work done so far (in the dict)."""
+        plan = dict(job["plan"])
+        if job["state"] == "Running":
+            plan["done"] = plan.get("done", 0.0) + self.sim.crowd.rate(plan).work(parse_iso(plan["since"]),
+                                                                                  parse_iso(at))
+        plan["since"] = at
+        plan.pop("fault", None)
+        job.update(state=state, plan=plan, completes_at=None)
+        if state == "Failed":
+            job.update(failure_message=message, failed_at=at)
 
     def _start(self, who: Principal, definition: dict, revision: dict, audience: dict, *,
-               name: str | None = None, preceding_job_id: str | None = None) -> dict[str, Any]:
-        at = self.now()
+               name: str | None = None, preceding_job_id: str | None = None,
+               at: str | None = None) -> dict[str, Any]:
+        at = at or self.now()
         row = self.new_row(who, definition, revision, audience, at=at, name=name, preceding_job_id=preceding_job_id)
         self.store.insert("jobs", row)
         self.record("job.created", row["id"], at=at, definition=definition["id"],
                     revision=revision["revision_number"], audience=audience["id"], completes_at=row["completes_at"])
-        if row["state"] == "Completed":
-            self.record("job.completed", row["id"], at=at)
+        self.record_settled(row)
         self.sim.scheduler.watch_job(row)
         return row
 
@@ -108,25 +142,31 @@ class Jobs(Service):
 
     # -- time ---------------------------------------------------------------------
 
+    def record_settled(self, job: dict[str, Any]) -> None:
+        """The event for a job that just left Running (completed, failed, halted)."""
+        if job["state"] == "Completed":
+            self.record("job.completed", job["id"], at=job["completed_at"])
+        elif job["state"] == "Failed":
+            self.record("job.failed", job["id"], at=job["failed_at"], message=job["failure_message"])
+        elif job["state"] != "Running":
+            self.record("job.halted", job["id"], at=job["plan"]["since"], state=job["state"])
+
     def complete(self, job: dict[str, Any]) -> None:
-        """Mark ``job`` Completed at its own ``completes_at`` instant."""
-        self.store.update("jobs", job["id"], {"state": "Completed", "completed_at": job["completes_at"]})
-        job.update(state="Completed", completed_at=job["completes_at"])
-        self.record("job.completed", job["id"], at=job["completes_at"])
+        """``job``'s due instant has come (the scheduler calls this in time order)."""
+        self._settle(job)
+        self.store.update("jobs", job["id"], {k: job[k] for k in (
+            "state", "completed_at", "completes_at", "plan", "failure_message", "failed_at") if k in job})
+        self.record_settled(job)
 
     def progress(self, who: Principal, job_id: str) -> dict[str, Any]:
         job = self.get(job_id, who)
         revision = self.store.get("revisions", (job["definition_id"], job["revision_number"]))
         total = self.store.count("datapoints", "dataset_id = ?", [revision["dataset_id"]]) if revision else 0
-        if job["state"] in TERMINAL:
-            fraction = 1.0 if job["state"] == "Completed" else 0.0
-        else:
-            start, end = parse_iso(job["created_at"]), parse_iso(job["completes_at"])
-            span = (end - start).total_seconds()
-            fraction = min(1.0, max(0.0, (self.clock.now() - start).total_seconds() / span)) if span > 0 else 1.0
-        completed = int(total * fraction)
-        return {"completion_percentage": round(fraction * 100, 2), "total": total, "completed": completed,
-                "state": LABELING_STATE.get(job["state"], "Created"), "response_count": completed}
+        fraction = self.sim.crowd.done(job, self.clock.now())
+        votes = (job["plan"] or {}).get("votes", total)
+        return {"completion_percentage": round(fraction * 100, 2), "total": total,
+                "completed": int(total * fraction), "state": LABELING_STATE.get(job["state"], "Created"),
+                "response_count": int(votes * fraction)}
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -134,19 +174,46 @@ class Jobs(Service):
         job = self.get(job_id, who)
         if job["state"] in TERMINAL:
             raise SimError(f"Job '{job_id}' is {job['state']} and cannot be paused.")
-        if job["state"] != "Paused":
-            remaining = max(0.0, (parse_iso(job["completes_at"]) - self.clock.now()).total_seconds())
-            self.store.update("jobs", job_id, {"state": "Paused", "paused_remaining": remaining})
+        if job["state"] == "Running":
+            self._halt(job, "Paused", self.now())
+            self.store.update("jobs", job_id, {"state": job["state"], "plan": job["plan"], "completes_at": None})
             self.record("job.paused", job_id)
 
-    def resume(self, who: Principal, job_id: str) -> None:
+    def resume(self, who: Principal | None, job_id: str) -> None:
+        """Paused, ManualApproval or SpendLimited -> Running again, from where it stood."""
         job = self.get(job_id, who)
-        if job["state"] == "Paused":
-            completes = self.clock.now() + timedelta(seconds=job["paused_remaining"] or 0.0)
-            self.store.update("jobs", job_id, {"state": "Running", "completes_at": iso(completes),
-                                               "paused_remaining": None})
+        if job["state"] in HALTED:
+            now = self.clock.now()
+            plan = dict(job["plan"], since=iso(now))
+            due = self.sim.crowd.finish_at(plan, now)
+            job.update(state="Running", plan=plan, completes_at=iso(due) if due is not None else None)
+            self.store.update("jobs", job_id, {"state": "Running", "plan": plan, "completes_at": job["completes_at"]})
             self.record("job.resumed", job_id)
-            self.sim.scheduler.watch_job(self.store.get("jobs", job_id))
+            self.sim.scheduler.watch_job(job)
+
+    def schedule_fault(self, job: dict[str, Any], fault: dict[str, Any]) -> None:
+        """A fault injected into one existing job (see ``Crowd.inject``)."""
+        if job["state"] != "Running":
+            raise SimError(f"Job '{job['id']}' is {job['state']}; only a running job can be made to fail.")
+        now = self.clock.now()
+        # Checkpoint the work done so far, so at_progress counts from the job's true progress.
+        plan = dict(job["plan"])
+        plan["done"] = plan.get("done", 0.0) + self.sim.crowd.rate(plan).work(parse_iso(plan["since"]), now)
+        plan["since"] = iso(now)
+        plan.pop("fixed", None)
+        job["plan"] = plan
+        finish = parse_iso(job["completes_at"]) if job["completes_at"] else None
+        when = fault_instant(self.sim.crowd, plan, fault, now, finish)
+        if when is None:
+            self.store.update("jobs", job["id"], {"plan": plan})
+            return
+        plan["fault"] = {"state": fault["state"], "message": fault["message"], "at": iso(when)}
+        job["completes_at"] = iso(when)
+        self.store.update("jobs", job["id"], {"plan": plan, "completes_at": job["completes_at"]})
+        if when <= now:
+            self.sim.scheduler.complete_now(job)
+        else:
+            self.sim.scheduler.watch_job(job)
 
     def delete(self, who: Principal, job_id: str) -> None:
         self.get(job_id, who)

@@ -1,37 +1,18 @@
-"""Results documents in the service's format, from a job's datapoints.
+"""Results documents in the service's format, from the votes a job's crowd cast.
 
-Every vote is drawn from a generator seeded by (world seed, job id,
-datapoint id), so the same world gives the same results byte for byte. The
-stand-in crowd prefers assets by a latent quality derived from each asset's
-name, and picks a "true" category per datapoint; the synthetic-audience
-issue replaces this with configurable behaviour models.
+The votes come from ``Crowd.job_crowd`` (seeded per job stream and datapoint,
+answered by the behaviour in effect when the job was created); this module only
+aggregates them into the service's results shape (wire notes §5), so the same
+world gives the same file byte for byte.
 """
 
 from __future__ import annotations
 
-import hashlib
-import math
-import random
 from typing import Any
 
+from ..crowd import referees
+from ..crowd.labeling import JobCrowd
 from .base import Service
-from .definitions import votes_per_datapoint
-
-COUNTRIES = [("US", "en"), ("DE", "de"), ("GB", "en"), ("FR", "fr"), ("BR", "pt"), ("IN", "en"), ("JP", "ja"),
-             ("EG", "ar"), ("ES", "es"), ("PH", "en")]
-AGES = ["18-29", "30-39", "40-49", "50-64", "65+"]
-GENDERS = ["Male", "Female", "Other"]
-
-
-def _unit(*parts: str) -> float:
-    digest = hashlib.sha256("/".join(parts).encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
-
-
-def latent_quality(name: str) -> float:
-    """A stable per-asset quality in roughly [-1.5, 1.5]."""
-    return (_unit("quality", name) - 0.5) * 3
-
 
 class Results(Service):
     def assets_base_url(self) -> str:
@@ -44,10 +25,8 @@ class Results(Service):
         rapid = workflow.get("rapid") or {}
         kind = rapid.get("_t") if workflow.get("_t") == "SimpleWorkflow" else workflow.get("_t")
         datapoints = self.sim.datasets.datapoints(revision["dataset_id"])
-        votes = int(votes_per_datapoint(referee) * fraction)
-        builder = {"Compare": self._compare, "Classify": self._classify,
-                   "GroupedRankingWorkflow": self._ranking, "RankingWorkflow": self._ranking}.get(kind, self._generic)
-        info_type, version, results, summary = builder(job, datapoints, votes, rapid, referee)
+        crowd = self.sim.crowd.job_crowd(job, revision)
+        info_type, version, results, summary = self._builder(kind)(crowd, datapoints, fraction, rapid, referee)
         definition = self.store.get("job_definitions", job["definition_id"])
         # The guides' results show the definition's name here, not the job's "name:revision".
         doc = {"info": {"createdAt": job["completed_at"] or job["created_at"], "version": version,
@@ -57,15 +36,43 @@ class Results(Service):
             doc["summary"] = summary
         return doc
 
+    def vote_count(self, job: dict[str, Any]) -> int:
+        """How many votes ``job`` collects in all (drawing them: for referees that stop early)."""
+        revision = self.store.get("revisions", (job["definition_id"], job["revision_number"]))
+        workflow = revision["workflow"]
+        rapid = workflow.get("rapid") or {}
+        kind = rapid.get("_t") if workflow.get("_t") == "SimpleWorkflow" else workflow.get("_t")
+        crowd = self.sim.crowd.job_crowd(job, revision)
+        datapoints = self.sim.datasets.datapoints(revision["dataset_id"])
+        return sum(len(votes) for _, votes in self._votes(kind, crowd, datapoints, rapid))
+
+    def _builder(self, kind: str | None):
+        return {"Compare": self._compare, "Classify": self._classify, "GroupedRankingWorkflow": self._ranking,
+                "RankingWorkflow": self._ranking}.get(kind or "", self._generic)
+
+    def _votes(self, kind: str | None, crowd: JobCrowd, datapoints: list[dict], rapid: dict):
+        """(datapoint or group, votes) for every unit the crowd answers, in results order."""
+        if kind == "Compare":
+            for dp in datapoints:
+                pair = [self._asset(a) for a in self._main_assets(dp)][:2]
+                yield dp, crowd.compare(dp["id"], pair[0], pair[1], [n for n, _ in pair])
+        elif kind == "Classify":
+            for dp in datapoints:
+                name, url = self._asset(self._main_assets(dp)[0])
+                yield dp, crowd.classify(dp["id"], (name, url), self._options(dp))
+        elif kind in ("GroupedRankingWorkflow", "RankingWorkflow"):
+            for group, members in self._groups(datapoints).items():
+                assets = [self._asset(self._main_assets(dp)[0]) for dp in members]
+                yield (group, assets), crowd.ranking(group, [n for n, _ in assets], [u for _, u in assets])
+        else:
+            for dp in datapoints:
+                name, url = self._asset(self._main_assets(dp)[0])
+                if kind == "FreeText":
+                    yield dp, crowd.free_text(dp["id"], (name, url))
+                else:
+                    yield dp, crowd.shapes(dp["id"], kind or "Unknown")
+
     # -- helpers ------------------------------------------------------------------
-
-    def _rng(self, job: dict, datapoint_id: str) -> random.Random:
-        return random.Random(f"{self.sim.seed}/{job['id']}/{datapoint_id}")
-
-    def _user(self, rng: random.Random) -> dict[str, Any]:
-        country, language = rng.choice(COUNTRIES)
-        return {"country": country, "language": language, "userScores": {"global": round(rng.uniform(0.3, 1.0), 3)},
-                "demographics": {"age": rng.choice(AGES), "gender": rng.choice(GENDERS)}}
 
     def _asset(self, asset: dict) -> tuple[str, str | None]:
         """(identifier as results show it, asset URL or None for text)."""
@@ -88,26 +95,35 @@ class Results(Service):
         seg = self._segment(datapoint, "context")
         return seg.get("text") if seg else None
 
+    def _options(self, dp: dict) -> list[str]:
+        seg = self._segment(dp, "answer_options") or {}
+        return [o.get("label") or o.get("value") for o in seg.get("options", [])] or ["Yes", "No"]
+
+    @staticmethod
+    def _groups(datapoints: list[dict]) -> dict[str, list[dict]]:
+        groups: dict[str, list[dict]] = {}
+        for dp in datapoints:
+            groups.setdefault(dp["group_name"] or dp["id"], []).append(dp)
+        return groups
+
     # -- builders -----------------------------------------------------------------
 
-    def _compare(self, job, datapoints, votes, rapid, referee):
+    def _compare(self, crowd, datapoints, fraction, rapid, referee):
         results, a_wins, b_wins = [], 0, 0
-        for dp in datapoints:
-            rng = self._rng(job, dp["id"])
+        for dp, votes in self._votes("Compare", crowd, datapoints, rapid):
+            votes = _so_far(votes, fraction)
             pair = [self._asset(a) for a in self._main_assets(dp)][:2]
             names = [n for n, _ in pair]
-            p_a = 1 / (1 + math.exp(latent_quality(names[1]) - latent_quality(names[0])))
             counts = dict.fromkeys(names, 0)
             scores = dict.fromkeys(names, 0.0)
             detailed = []
-            for _ in range(votes):
-                user = self._user(rng)
-                choice = names[0] if rng.random() < p_a else names[1]
-                counts[choice] += 1
-                scores[choice] += user["userScores"]["global"]
+            for choice, user in votes:
+                counts[choice] = counts.get(choice, 0) + 1
+                scores[choice] = scores.get(choice, 0.0) + user["userScores"]["global"]
                 detailed.append({"votedFor": choice, "userDetails": user})
-            winner, w_index = _argmax(names, counts)
-            weighted, ww_index = _argmax(names, scores)
+            keys = names + [k for k in ("Both", "Neither") if k in counts]
+            winner, w_index = _argmax(keys, counts)
+            weighted, ww_index = _argmax(keys, scores)
             a_wins += winner == names[0]
             b_wins += winner == names[1]
             item: dict[str, Any] = {}
@@ -118,29 +134,26 @@ class Results(Service):
                 "winner": winner, "winnerIndex": w_index, "weightedWinner": weighted,
                 "weightedWinnerIndex": ww_index, "winner_index": w_index,
                 "assetUrls": {n: (u or n) for n, u in pair},
-                "aggregatedResults": counts, "aggregatedResultsRatios": _ratios(counts),
-                "summedUserScores": {k: round(v, 3) for k, v in scores.items()},
-                "summedUserScoresRatios": _ratios(scores), "detailedResults": detailed,
+                "aggregatedResults": {k: counts[k] for k in keys},
+                "aggregatedResultsRatios": _ratios({k: counts[k] for k in keys}),
+                "summedUserScores": {k: round(scores[k], 3) for k in keys},
+                "summedUserScoresRatios": _ratios({k: scores[k] for k in keys}), "detailedResults": detailed,
             })
             if dp["private_metadata"]:
                 item["privateMetadata"] = dp["private_metadata"]
             results.append(item)
         return "Compare", "4.1.0", results, {"A_wins_total": a_wins, "B_wins_total": b_wins}
 
-    def _classify(self, job, datapoints, votes, rapid, referee):
+    def _classify(self, crowd, datapoints, fraction, rapid, referee):
         results, summary = [], {}
-        for dp in datapoints:
-            rng = self._rng(job, dp["id"])
-            options_seg = self._segment(dp, "answer_options") or {}
-            options = [o.get("label") or o.get("value") for o in options_seg.get("options", [])] or ["Yes", "No"]
+        for dp, votes in self._votes("Classify", crowd, datapoints, rapid):
+            votes = _so_far(votes, fraction)
+            options = self._options(dp)
             identifier, url = self._asset(self._main_assets(dp)[0])
-            truth = options[int(_unit("truth", str(self.sim.seed), dp["id"]) * len(options))]
             counts = dict.fromkeys(options, 0)
             scores = dict.fromkeys(options, 0.0)
             detailed = []
-            for _ in range(votes):
-                user = self._user(rng)
-                choice = truth if rng.random() < 0.7 else rng.choice(options)
+            for choice, user in votes:
                 counts[choice] += 1
                 scores[choice] += user["userScores"]["global"]
                 detailed.append({"selectedCategory": choice, "userDetails": user})
@@ -156,42 +169,51 @@ class Results(Service):
                          "summedUserScores": {k: round(v, 3) for k, v in scores.items()},
                          "summedUserScoresRatios": _ratios(scores)})
             if referee.get("_t") == "EarlyStoppingReferee":
-                item["confidencePerCategory"] = _confidence(scores)
+                conf = referees.confidence(options, ((c, u["userScores"]["global"]) for c, u in votes))
+                item["confidencePerCategory"] = {k: round(v, 4) for k, v in conf.items()}
             item["detailedResults"] = detailed
             if dp["private_metadata"]:
                 item["privateMetadata"] = dp["private_metadata"]
             results.append(item)
         return "Classification", "3.0.0", results, summary
 
-    def _ranking(self, job, datapoints, votes, rapid, referee):
-        groups: dict[str, list[dict]] = {}
-        for dp in datapoints:
-            groups.setdefault(dp["group_name"] or dp["id"], []).append(dp)
+    def _ranking(self, crowd, datapoints, fraction, rapid, referee):
         results = []
-        for group, members in groups.items():
-            rng = self._rng(job, group)
-            assets = [self._asset(self._main_assets(dp)[0]) for dp in members]
+        for (group, assets), votes in self._votes("RankingWorkflow", crowd, datapoints, rapid):
+            votes = _so_far(votes, fraction)
             names = [n for n, _ in assets]
-            score = {n: 1200.0 + 100 * latent_quality(n) + rng.uniform(-20, 20) for n in names}
-            order = sorted(names, key=lambda n: -score[n])
+            wins = dict.fromkeys(names, 0)
+            detailed = []
+            for (a, b, chosen), user in votes:
+                wins[chosen] += 1
+                detailed.append({"votedFor": chosen, "against": b if chosen == a else a, "userDetails": user})
+            order = sorted(names, key=lambda n: (-wins[n], names.index(n)))
             results.append({"group": group, "assetUrls": {n: (u or n) for n, u in assets},
-                            "aggregatedResults": {n: round(score[n], 2) for n in names},
-                            "rank": {n: order.index(n) + 1 for n in names}})
+                            "aggregatedResults": wins, "aggregatedResultsRatios": _ratios(wins),
+                            "rank": {n: order.index(n) + 1 for n in names}, "detailedResults": detailed})
         return "Ranking", "1.0.0", results, None
 
-    def _generic(self, job, datapoints, votes, rapid, referee):
+    def _generic(self, crowd, datapoints, fraction, rapid, referee):
         kind = rapid.get("_t", "Unknown")
         results = []
-        for dp in datapoints:
-            rng = self._rng(job, dp["id"])
+        for dp, votes in self._votes(kind, crowd, datapoints, rapid):
             identifier, url = self._asset(self._main_assets(dp)[0])
-            answers = [_answer(kind, rng) | {"userDetails": self._user(rng)} for _ in range(votes)]
             item = {"identifier": identifier, "originalFileName": identifier}
             if url:
                 item["assetUrl"] = url
-            item["detailedResults"] = answers
+            context = self._context(dp)
+            if context is not None:
+                item["context"] = context
+            item["detailedResults"] = [answer | {"userDetails": user} for answer, user in _so_far(votes, fraction)]
+            if dp["private_metadata"]:
+                item["privateMetadata"] = dp["private_metadata"]
             results.append(item)
         return kind, "1.0.0", results, None
+
+
+def _so_far(votes: list, fraction: float) -> list:
+    """The votes in by ``fraction`` of the job (each datapoint fills at the same pace)."""
+    return votes if fraction >= 1 else votes[:int(len(votes) * max(0.0, fraction))]
 
 
 def _instruction(workflow: dict) -> str | None:
@@ -215,23 +237,3 @@ def _argmax(names: list[str], values: dict[str, float]) -> tuple[str | None, int
 def _ratios(values: dict[str, float]) -> dict[str, float]:
     total = sum(values.values())
     return {k: (round(v / total, 4) if total else 0.0) for k, v in values.items()}
-
-
-def _confidence(scores: dict[str, float]) -> dict[str, float]:
-    exps = {k: math.exp(4 * v) for k, v in scores.items()}
-    total = sum(exps.values())
-    return {k: round(v / total, 4) for k, v in exps.items()}
-
-
-def _answer(kind: str, rng: random.Random) -> dict[str, Any]:
-    if kind == "FreeText":
-        return {"text": rng.choice(["Looks good.", "Too dark.", "A cat on a mat.", "Not sure.", "Very clear."])}
-    if kind == "Locate":
-        return {"coordinates": [{"x": round(rng.random(), 4), "y": round(rng.random(), 4)}]}
-    if kind == "Line":
-        return {"lines": [[{"x": round(rng.random(), 4), "y": round(rng.random(), 4)} for _ in range(2)]]}
-    if kind == "Transcription":
-        return {"selectedWords": sorted(rng.sample(range(6), 2))}
-    if kind == "Scrub":
-        return {"timestamps": [round(rng.uniform(0, 10), 2)]}
-    return {"answer": None}

@@ -1,0 +1,227 @@
+"""The crowd of a world: behaviours over time, injected faults, and each job's plan.
+
+A job is planned once, when it is created: which behaviour answers it (the one
+in effect for its audience at that instant, so changing a behaviour later never
+rewrites results already produced), how many votes it needs, and when its crowd
+will have delivered them. Its votes are drawn only when somebody reads its
+results, from the job's own seeded streams, so simulating a year of jobs costs
+what scheduling them costs.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from datetime import datetime, timedelta
+from typing import Any
+
+from ..clock import iso, parse_iso
+from ..crowd import referees
+from ..crowd.behaviour import Behaviour
+from ..crowd.labeling import JobCrowd
+from ..crowd.population import Population
+from ..crowd.timeline import Rate
+from .base import Service
+
+#: Job states a fault can put a job in. All but Failed wait for ``Jobs.resume``.
+FAULT_STATES = {"Failed", "Paused", "ManualApproval", "SpendLimited"}
+#: Feature flag the SDK's AllowNeitherBothSetting sends (compare "unsure" button).
+UNSURE_FLAG = "compare_unsure"
+
+
+class Crowd(Service):
+    def __init__(self, sim) -> None:
+        super().__init__(sim)
+        #: Behaviours by row id, including ones holding callables (never stored).
+        self._behaviours: dict[int, Behaviour] = {}
+
+    # -- populations ------------------------------------------------------------------
+
+    def population(self, audience: dict[str, Any]) -> Population:
+        return Population.from_dict(audience.get("population"))
+
+    # -- behaviours -------------------------------------------------------------------
+
+    def behave(self, audience_id: str, behaviour: Behaviour | None = None, *, definition_id: str | None = None,
+               at: datetime | None = None, **models: Any) -> int:
+        """From ``at`` (default now; never the past), jobs on this audience are answered so.
+
+        Pass a whole ``Behaviour`` or swap single models (``compare=Prefer(...)``) into
+        the behaviour in effect. ``definition_id`` narrows it to one job definition.
+        Returns the change's number (its order among changes).
+        """
+        now = self.clock.now()
+        at = at or now
+        if at < now:
+            raise ValueError(f"a behaviour change cannot start in the past ({iso(at)} < {iso(now)})")
+        with self.store.transaction():
+            self._get_live("audiences", audience_id, "Audience")
+            if behaviour is None:
+                behaviour = self.behaviour_for(audience_id, definition_id, iso(at)).replace(**models)
+            elif models:
+                behaviour = behaviour.replace(**models)
+            try:
+                spec: dict[str, Any] = behaviour.to_dict()
+            except TypeError:
+                spec = {"callable": True}
+            row = self.store.insert("behaviours", {
+                "audience_id": audience_id, "definition_id": definition_id, "from_at": iso(at),
+                "spec": spec, "created_at": iso(now)})
+            seq = self.store.conn.execute("SELECT MAX(rowid) FROM behaviours").fetchone()[0]
+            self._behaviours[seq] = behaviour
+            self.record("crowd.behaviour", audience_id, at=iso(now), change=seq, starts=row["from_at"],
+                        definition=definition_id, spec=spec)
+        return seq
+
+    def latest_change(self) -> int:
+        return self.store.conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM behaviours").fetchone()[0]
+
+    def behaviour_for(self, audience_id: str, definition_id: str | None, at: str,
+                      upto: int | None = None) -> Behaviour:
+        """The behaviour answering a job of (audience, definition) created at ``at``,
+        counting only the changes made before it (``upto``)."""
+        rows = self.store.conn.execute(
+            "SELECT rowid, definition_id, spec FROM behaviours WHERE audience_id = ? AND from_at <= ? "
+            "AND (definition_id IS NULL OR definition_id = ?) AND rowid <= ? "
+            "ORDER BY definition_id IS NOT NULL, from_at, rowid",
+            [audience_id, at, definition_id, upto if upto is not None else 2**62]).fetchall()
+        if not rows:
+            return Behaviour()
+        seq, _, spec = rows[-1]
+        if seq in self._behaviours:
+            return self._behaviours[seq]
+        data = json.loads(spec)
+        # A callable behaviour from an earlier process is gone: fall back to the default.
+        return Behaviour() if data.get("callable") else Behaviour.from_dict(data)
+
+    # -- faults -----------------------------------------------------------------------
+
+    def inject(self, state: str, *, audience_id: str | None = None, job_id: str | None = None,
+               message: str | None = None, after: timedelta = timedelta(0), at_progress: float | None = None,
+               jobs: int | None = None) -> None:
+        """Make jobs go ``state`` (Failed, Paused, ManualApproval, SpendLimited).
+
+        On ``job_id``: that job, ``after`` from now (or when it reaches ``at_progress``).
+        On ``audience_id``: every job created on it from now on (the next ``jobs`` of them, if
+        given), ``after`` from its creation or at ``at_progress``. ``clear_faults`` ends it.
+        """
+        if state not in FAULT_STATES:
+            raise ValueError(f"state must be one of {sorted(FAULT_STATES)}, not {state!r}")
+        if (audience_id is None) == (job_id is None):
+            raise ValueError("give exactly one of audience_id or job_id")
+        if at_progress is not None and not 0 <= at_progress <= 1:
+            raise ValueError("at_progress is a fraction between 0 and 1")
+        if message is None and state == "Failed":
+            message = "The job failed (injected by rapidata-sim)."
+        fault = {"state": state, "message": message, "after": after.total_seconds(), "at_progress": at_progress}
+        with self.store.transaction():
+            if audience_id is not None:
+                self._get_live("audiences", audience_id, "Audience")
+                self.store.insert("faults", {"id": self.ids.new("flt"), "audience_id": audience_id,
+                                             "fault": fault, "remaining": jobs, "created_at": self.now()})
+                self.record("crowd.fault", audience_id, **fault, jobs=jobs)
+                return
+            job = self.sim.jobs.get(job_id)  # type: ignore[arg-type]
+            self.record("crowd.fault", job["id"], **fault)
+            self.sim.jobs.schedule_fault(job, fault)
+
+    def clear_faults(self, audience_id: str) -> None:
+        with self.store.transaction():
+            self.store.conn.execute("DELETE FROM faults WHERE audience_id = ?", [audience_id])
+            self.record("crowd.faults_cleared", audience_id)
+
+    def _take_fault(self, audience_id: str) -> dict[str, Any] | None:
+        rows = self.store.select("faults", "audience_id = ? AND (remaining IS NULL OR remaining > 0)",
+                                 [audience_id], order_by="rowid", limit=1)
+        if not rows:
+            return None
+        row = rows[0]
+        if row["remaining"] is not None:
+            self.store.update("faults", row["id"], {"remaining": row["remaining"] - 1})
+        return row["fault"]
+
+    # -- planning a job ---------------------------------------------------------------
+
+    def plan(self, definition: dict, revision: dict, audience: dict, *, at: str) -> dict[str, Any]:
+        """A new job's plan: its stream, behaviour, votes, and crowd rate from ``at``."""
+        stream = self.ids.derived("stream", definition["id"], revision["revision_number"], audience["id"], at)
+        plan: dict[str, Any] = {"stream": stream, "behaviour": self.latest_change(), "done": 0.0, "since": at}
+        seconds = audience.get("labeling_seconds")
+        if seconds is not None:
+            # A fixed labeling time (scheduler tests, benchmarks): one unit of work over ``seconds``.
+            plan.update(work=1.0, rate={"per_hour": 3600 / seconds if seconds > 0 else 0.0},
+                        fixed=seconds)
+            plan["votes"] = self.votes_needed(definition, revision, audience, plan, at) if seconds else 0
+            return plan
+        population = self.population(audience)
+        rate = Rate.of(population, recruiting_started=audience.get("recruiting_started_at")
+                       if audience.get("status") in ("Recruiting", "Created") else None)
+        votes = self.votes_needed(definition, revision, audience, plan, at)
+        work = random.Random(f"{self.sim.seed}/{stream}/work").gammavariate(votes, 1.0) if votes else 0.0
+        plan.update(work=work, rate=rate.to_dict(), votes=votes)
+        return plan
+
+    def votes_needed(self, definition: dict, revision: dict, audience: dict, plan: dict, at: str) -> int:
+        datapoints = self.store.count("datapoints", "dataset_id = ?", [revision["dataset_id"]])
+        fixed = referees.fixed_votes(revision["referee"])
+        if fixed is not None or not datapoints:
+            return datapoints * referees.max_votes(revision["referee"])
+        # The answers decide when a datapoint stops: draw them (the results draw the same).
+        job = {"definition_id": definition["id"], "revision_number": revision["revision_number"],
+               "audience_id": audience["id"], "created_at": at, "plan": plan}
+        return self.sim.results.vote_count(job)
+
+    def job_crowd(self, job: dict[str, Any], revision: dict[str, Any]) -> JobCrowd:
+        plan = job["plan"] or {}
+        audience = self.store.get("audiences", job["audience_id"]) or {}
+        behaviour = self.behaviour_for(job["audience_id"], job["definition_id"], job["created_at"],
+                                       upto=plan.get("behaviour"))
+        flags = {f.get("key") for f in (revision.get("feature_flags") or []) if isinstance(f, dict)}
+        return JobCrowd(seed=self.sim.seed, stream=plan.get("stream") or job.get("id", ""), behaviour=behaviour,
+                        population=self.population(audience), referee=revision["referee"],
+                        allow_unsure=UNSURE_FLAG in flags)
+
+    # -- progress ---------------------------------------------------------------------
+
+    @staticmethod
+    def rate(plan: dict[str, Any]) -> Rate:
+        return Rate.from_dict({"hourly": None, "funnel": None, **plan["rate"]})
+
+    def done(self, job: dict[str, Any], now: datetime) -> float:
+        """Fraction of the job's work its crowd has delivered at ``now``."""
+        plan = job["plan"] or {}
+        if job["state"] == "Completed":
+            return 1.0
+        work = plan.get("work") or 0.0
+        if work <= 0:
+            return 1.0 if job["state"] == "Running" else 0.0
+        done = plan.get("done", 0.0)
+        if job["state"] == "Running":
+            if job.get("completes_at") and parse_iso(job["completes_at"]) <= now:
+                return 1.0
+            done += self.rate(plan).work(parse_iso(plan["since"]), now)
+        return max(0.0, min(1.0, done / work))
+
+    def finish_at(self, plan: dict[str, Any], since: datetime) -> datetime | None:
+        """When the rest of the job's work is done, working from ``since``."""
+        left = (plan.get("work") or 0.0) - plan.get("done", 0.0)
+        if plan.get("fixed") is not None and plan.get("done", 0.0) == 0.0:
+            return since + timedelta(seconds=plan["fixed"])
+        return self.rate(plan).finish(since, left)
+
+    def fault_for(self, audience_id: str) -> dict[str, Any] | None:
+        return self._take_fault(audience_id)
+
+
+def fault_instant(crowd: Crowd, plan: dict[str, Any], fault: dict[str, Any], start: datetime,
+                  finish: datetime | None) -> datetime | None:
+    """When ``fault`` strikes a job planned from ``start`` (None: never, it finishes first)."""
+    if fault.get("at_progress") is not None:
+        left = (plan.get("work") or 0.0) * fault["at_progress"] - plan.get("done", 0.0)
+        when = crowd.rate(plan).finish(start, max(0.0, left)) if left > 0 else start
+    else:
+        when = start + timedelta(seconds=fault.get("after") or 0)
+    if when is None or (finish is not None and when > finish):
+        return None
+    return when
+
