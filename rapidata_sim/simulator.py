@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from .clock import Clock, iso, parse_iso
+from .crowd import Behaviour
 from .domain.audiences import Audiences
 from .domain.base import Principal
 from .domain.crowd import Crowd
@@ -123,6 +124,8 @@ class Simulator:
                     labeling_seconds=aud.get("labeling_seconds"), filters=aud.get("filters"),
                     created_at=aud.get("created_at"), population=aud.get("population"),
                 )
+                if "behaviour" in aud:
+                    self.crowd.behave(aud["id"], Behaviour.from_dict(aud["behaviour"]))
 
     # -- time ---------------------------------------------------------------------
 

@@ -64,7 +64,8 @@ def test_quickstart_complete_example(sim, sdk_env):
     assert [j.id for j in jobs] == [job.id]
 
     # find_* without a name returns the most recent resources
-    assert {a.id for a in client.audience.find_audiences()} == {"global", "aud_MU1GZYoESyO"}
+    assert {a.id for a in client.audience.find_audiences()} == {"global", "aud_MU1GZYoESyO", "aud_sim_nightowls",
+                                                                "aud_sim_crowd"}
     assert [j.id for j in client.job.find_jobs()] == [job.id]
 
 

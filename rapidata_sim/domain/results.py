@@ -36,6 +36,11 @@ class Results(Service):
             doc["summary"] = summary
         return doc
 
+    def current(self, job: dict[str, Any]) -> dict[str, Any]:
+        """The answers in by now: all of them for a completed job, the ones before a failure
+        or a pause, the share delivered so far for a running one (preliminary results)."""
+        return self.document(job, fraction=self.sim.crowd.done(job, self.clock.now()))
+
     def vote_count(self, job: dict[str, Any]) -> int:
         """How many votes ``job`` collects in all (drawing them: for referees that stop early)."""
         revision = self.store.get("revisions", (job["definition_id"], job["revision_number"]))

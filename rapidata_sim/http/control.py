@@ -13,7 +13,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..clock import iso, parse_iso
-from ..errors import ValidationFailed
+from ..crowd import Behaviour, Population
+from ..errors import SimError, ValidationFailed
 from .inputs import Body
 from .routing import Call, endpoint
 
@@ -36,6 +37,26 @@ class Policy(Body):
     catch_up: Literal["none", "latest", "all"] = None  # type: ignore[assignment]
     trigger_latency_seconds: float = Field(default=None, ge=0)  # type: ignore[assignment]
     auto_advance: Literal["next-event", "off"] = None  # type: ignore[assignment]
+
+
+class SetBehaviour(Body):
+    behaviour: dict[str, Any]
+    definition_id: Optional[str] = None
+    at: Optional[str] = None
+
+
+class SetPopulation(Body):
+    population: dict[str, Any]
+
+
+class Fault(Body):
+    state: Literal["Failed", "Paused", "ManualApproval", "SpendLimited"]
+    audience_id: Optional[str] = None
+    job_id: Optional[str] = None
+    message: Optional[str] = None
+    after_seconds: float = Field(default=0, ge=0)
+    at_progress: Optional[float] = Field(default=None, ge=0, le=1)
+    jobs: Optional[int] = Field(default=None, ge=1)
 
 
 def clock(call: Call) -> dict[str, Any]:
@@ -110,6 +131,59 @@ def set_policy(call: Call) -> dict[str, Any]:
     return _policy_out(call)
 
 
+def set_behaviour(call: Call) -> dict[str, Any]:
+    b: SetBehaviour = call.body
+    audience = call.sim.audiences.get(call.path["audience_id"], call.who)
+    try:
+        behaviour = Behaviour.from_dict(b.behaviour)
+    except (TypeError, ValueError) as exc:
+        raise ValidationFailed.field("behaviour", str(exc)) from None
+    at = None
+    if b.at is not None:
+        try:
+            at = parse_iso(b.at)
+        except ValueError:
+            raise ValidationFailed.field("at", f"'{b.at}' is not a date-time with an offset.") from None
+        if at < call.sim.clock.now():
+            raise ValidationFailed.field("at", "A behaviour change cannot start in the past.")
+    if b.definition_id is not None:
+        call.sim.definitions.get(b.definition_id, call.who)
+    change = call.sim.crowd.behave(audience["id"], behaviour, definition_id=b.definition_id, at=at)
+    return {"change": change, "audienceId": audience["id"], "behaviour": behaviour.to_dict()}
+
+
+def set_population(call: Call) -> dict[str, Any]:
+    audience = call.sim.audiences.get(call.path["audience_id"], call.who)
+    try:
+        population = Population.from_dict({**(audience["population"] or {}), **call.body.population})
+    except (TypeError, ValueError) as exc:
+        raise ValidationFailed.field("population", str(exc)) from None
+    call.sim.audiences.configure(audience["id"], population=population)
+    return {"audienceId": audience["id"], "population": population.to_dict()}
+
+
+def inject_fault(call: Call) -> dict[str, Any]:
+    b: Fault = call.body
+    if (b.audience_id is None) == (b.job_id is None):
+        raise ValidationFailed.field("audienceId", "Give exactly one of 'audienceId' or 'jobId'.")
+    if b.audience_id is not None:
+        call.sim.audiences.get(b.audience_id, call.who)
+    else:
+        call.sim.jobs.get(b.job_id, call.who)
+    try:
+        call.sim.crowd.inject(b.state, audience_id=b.audience_id, job_id=b.job_id, message=b.message,
+                              after=timedelta(seconds=b.after_seconds), at_progress=b.at_progress, jobs=b.jobs)
+    except SimError as exc:
+        raise ValidationFailed.field("jobId", exc.detail) from None
+    return {"state": b.state, "audienceId": b.audience_id, "jobId": b.job_id}
+
+
+def clear_faults(call: Call) -> Response:
+    audience = call.sim.audiences.get(call.path["audience_id"], call.who)
+    call.sim.crowd.clear_faults(audience["id"])
+    return Response(status_code=204)
+
+
 def routes(sim) -> list[Route]:
     e = lambda fn, **kw: endpoint(sim, fn, **kw)  # noqa: E731
     return [
@@ -121,4 +195,8 @@ def routes(sim) -> list[Route]:
         Route(f"{PREFIX}/signals/{{signal_id}}/counters", e(counters), methods=["GET"]),
         Route(f"{PREFIX}/policy", e(get_policy), methods=["GET"]),
         Route(f"{PREFIX}/policy", e(set_policy, body=Policy), methods=["PATCH"]),
+        Route(f"{PREFIX}/audiences/{{audience_id}}/behaviour", e(set_behaviour, body=SetBehaviour), methods=["PUT"]),
+        Route(f"{PREFIX}/audiences/{{audience_id}}/population", e(set_population, body=SetPopulation), methods=["PATCH"]),
+        Route(f"{PREFIX}/audiences/{{audience_id}}/faults", e(clear_faults), methods=["DELETE"]),
+        Route(f"{PREFIX}/faults", e(inject_fault, body=Fault), methods=["POST"]),
     ]

@@ -159,8 +159,7 @@ def download_results(call: Call):
     job = call.sim.jobs.get(call.path["job_id"], call.who)
     if job["state"] not in ("Completed", "Failed", "StaleResults"):
         raise Conflict(f"Job '{job['id']}' is {job['state']}; its results are not ready.")
-    doc = call.sim.results.document(job, fraction=0.0 if job["state"] == "Failed" else 1.0)
-    return json_response(doc)
+    return json_response(call.sim.results.current(job))
 
 
 def job_cost(call: Call) -> dict:
@@ -207,9 +206,7 @@ def get_preliminary(call: Call):
     row = call.sim.store.get("preliminary_downloads", call.path["download_id"])
     if row is None:
         raise NotFound(f"Preliminary download '{call.path['download_id']}' was not found.")
-    job = call.sim.jobs.get(row["job_id"], call.who)
-    fraction = call.sim.jobs.progress(call.who, job["id"])["completion_percentage"] / 100
-    return json_response(call.sim.results.document(job, fraction=fraction))
+    return json_response(call.sim.results.current(call.sim.jobs.get(row["job_id"], call.who)))
 
 
 def routes(sim) -> list[Route]:
