@@ -1,0 +1,196 @@
+"""The pytest plugin (entry point ``pytest11``): a simulated Rapidata world per test.
+
+Fixtures:
+
+- ``rapidata_sim``: a fresh ``Simulator`` per test (its own store, clock and seed),
+  served over TLS on 127.0.0.1; the environment is patched for the test so user
+  code that builds its own ``RapidataClient()`` reaches it, and the SDK's waits
+  advance its clock.
+- ``rapidata_client``: a real ``RapidataClient`` connected to that world.
+
+One server and one client serve the whole session (per pytest-xdist worker); each
+test swaps a new world in behind them, so a test pays for a world (a few ms), not
+for a TLS server and an SDK client. Nothing is shared between worlds except the
+bearer token the session's client holds.
+
+Settings, most specific first: ``@pytest.mark.rapidata_sim(seed=..., clock=...,
+start=..., auto_advance=...)``, the command line (``--rapidata-sim-seed`` ...), the
+ini file (``rapidata_sim_seed`` ...). ``clock`` is ``frozen`` (default: time moves
+only when the test moves it, starting at ``start``, default 2100-01-01) or ``wall``
+(follows the wall clock). A failing test's report shows the settings it ran with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Iterator
+
+import pytest
+
+if TYPE_CHECKING:
+    from rapidata import RapidataClient
+
+    from .server import Server
+    from .simulator import Simulator
+
+SETTINGS = {
+    "seed": ("--rapidata-sim-seed", "Seed of each test's simulated world (default 0)."),
+    "clock": ("--rapidata-sim-clock", "frozen (default: moves only when advanced) or wall."),
+    "start": ("--rapidata-sim-start", "Start instant of a frozen clock, ISO 8601 with offset."),
+    "auto_advance": ("--rapidata-sim-auto-advance",
+                     "next-event (default: the SDK's waits advance virtual time) or off."),
+}
+#: Kept off during tests: the SDK must not reach the network (telemetry, prompts, hints).
+SDK_ENV = {"RAPIDATA_DISABLE_OTLP": "1", "RAPIDATA_AGENT_HINT": "0", "RAPIDATA_silent_mode": "1",
+           "RAPIDATA_cacheToDisk": "0"}
+
+
+@dataclass(frozen=True)
+class WorldSettings:
+    seed: int = 0
+    clock: str = "frozen"
+    start: str | None = None
+    auto_advance: str = "next-event"
+
+    def describe(self) -> str:
+        start = f" --rapidata-sim-start={self.start}" if self.start else ""
+        return (f"seed={self.seed} clock={self.clock} start={self.start or 'default'} "
+                f"auto_advance={self.auto_advance}\nreplay with: --rapidata-sim-seed={self.seed} "
+                f"--rapidata-sim-clock={self.clock}{start}")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("rapidata-sim", "simulated Rapidata worlds (rapidata-sim)")
+    for name, (flag, help_text) in SETTINGS.items():
+        group.addoption(flag, dest=f"rapidata_sim_{name}", default=None, help=help_text)
+        parser.addini(f"rapidata_sim_{name}", help_text, default=None)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "rapidata_sim(seed=None, clock=None, start=None, auto_advance=None): settings of this "
+                   "test's simulated Rapidata world")
+
+
+def settings_for(item: pytest.Item) -> WorldSettings:
+    values: dict[str, Any] = {}
+    for name in SETTINGS:
+        value = item.config.getoption(f"rapidata_sim_{name}") or item.config.getini(f"rapidata_sim_{name}")
+        if value not in (None, ""):
+            values[name] = value
+    for marker in reversed(list(item.iter_markers("rapidata_sim"))):
+        values.update({k: v for k, v in marker.kwargs.items() if v is not None})
+    unknown = set(values) - set(SETTINGS)
+    if unknown:
+        raise pytest.UsageError(f"unknown rapidata_sim settings: {sorted(unknown)}")
+    try:
+        values["seed"] = int(values.get("seed", 0))
+    except ValueError:
+        raise pytest.UsageError(f"rapidata_sim seed must be an integer, not {values['seed']!r}") from None
+    settings = WorldSettings(**values)
+    if settings.clock not in ("frozen", "wall"):
+        raise pytest.UsageError(f"rapidata_sim clock must be 'frozen' or 'wall', not {settings.clock!r}")
+    if settings.auto_advance not in ("next-event", "off"):
+        raise pytest.UsageError("rapidata_sim auto_advance must be 'next-event' or 'off'")
+    if settings.start is not None and settings.clock != "frozen":
+        raise pytest.UsageError("rapidata_sim start applies to a frozen clock only")
+    return settings
+
+
+def new_world(settings: WorldSettings) -> "Simulator":
+    from .clock import Clock
+    from .simulator import Simulator
+
+    if settings.clock == "frozen":
+        start = datetime.fromisoformat(settings.start.replace("Z", "+00:00")) if settings.start else None
+        clock = Clock.frozen(start)
+    else:
+        clock = Clock()
+    sim = Simulator(seed=settings.seed, clock=clock)
+    sim.auto_advance = settings.auto_advance
+    return sim
+
+
+class _Session:
+    """The session's server and client, made on first use (per xdist worker: per process)."""
+
+    server: "Server | None" = None
+    client: "RapidataClient | None" = None
+
+
+def _clear_sdk_upload_caches() -> None:
+    """The SDK caches uploaded assets per process, keyed by environment (host:port): the
+    session server's port stays, the world behind it changes, so forget the uploads."""
+    try:
+        from rapidata.rapidata_client.datapoints._asset_uploader import AssetUploader
+    except ImportError:  # another SDK layout: nothing to clear
+        return
+    for name in ("_url_cache", "_file_cache"):
+        cache = getattr(AssetUploader, name, None)
+        if cache is not None and hasattr(cache, "set_storage"):
+            cache.set_storage({})
+
+
+def _skip_version_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rapidata import RapidataClient
+
+    if hasattr(RapidataClient, "_check_version"):
+        monkeypatch.setattr(RapidataClient, "_check_version", lambda self: None)
+
+
+@pytest.fixture(scope="session")
+def _rapidata_sim_session() -> Iterator[_Session]:
+    session = _Session()
+    yield session
+    if session.server is not None:
+        session.server.stop()
+
+
+@pytest.fixture
+def rapidata_sim(request: pytest.FixtureRequest, _rapidata_sim_session: _Session,
+                 monkeypatch: pytest.MonkeyPatch) -> Iterator["Simulator"]:
+    """A fresh simulated Rapidata world for this test, served on 127.0.0.1."""
+    from . import autoadvance
+
+    settings = settings_for(request.node)
+    request.node._rapidata_sim_settings = settings
+    for key, value in SDK_ENV.items():
+        monkeypatch.setenv(key, value)
+    _skip_version_check(monkeypatch)
+    sim = new_world(settings)
+    session = _rapidata_sim_session
+    if session.server is None:
+        session.server = sim.serve()
+    else:
+        session.server.attach(sim)
+    _clear_sdk_upload_caches()
+    for key, value in session.server.env().items():
+        monkeypatch.setenv(key, value)
+    autoadvance.activate(sim)
+    try:
+        yield sim
+    finally:
+        autoadvance.deactivate(sim)
+        session.server.detach()
+        sim.close()
+
+
+@pytest.fixture
+def rapidata_client(rapidata_sim: "Simulator", _rapidata_sim_session: _Session) -> "RapidataClient":
+    """A real ``RapidataClient`` connected to this test's world (one per session, reused)."""
+    session = _rapidata_sim_session
+    if session.client is None:
+        assert session.server is not None
+        session.client = session.server.client()
+    return session.client
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    outcome = yield
+    report = outcome.get_result()
+    settings = getattr(item, "_rapidata_sim_settings", None)
+    if settings is not None and report.failed:
+        report.sections.append(("rapidata-sim world", settings.describe()))
+
