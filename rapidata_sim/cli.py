@@ -84,6 +84,28 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    """Run scenario files: a readable timeline each, non-zero exit if an expectation fails."""
+    from . import sdk
+    from .scenario import Scenario, ScenarioError, run
+
+    sdk.quiet_env()
+    sdk.skip_version_check()
+    failed = 0
+    for path in args.files:
+        try:
+            scenario = Scenario.load(path)
+        except (OSError, ScenarioError) as exc:
+            print(f"rapidata-sim run: {exc}", file=sys.stderr)
+            return 2
+        outcome = run(scenario)
+        sys.stdout.write(outcome.report() + "\n")
+        failed += not outcome.ok
+    if len(args.files) > 1:
+        print(f"{len(args.files) - failed} of {len(args.files)} scenarios passed")
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rapidata-sim", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -100,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--days", type=int, default=3)
     demo.set_defaults(run=_demo)
+    runner = sub.add_parser("run", help="run scenario files (TOML) and check their expectations")
+    runner.add_argument("files", nargs="+", help="scenario files, e.g. scenarios/*.toml")
+    runner.set_defaults(run=_run)
     args = parser.parse_args(argv)
     return args.run(args)
 

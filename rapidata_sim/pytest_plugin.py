@@ -41,9 +41,6 @@ SETTINGS = {
     "auto_advance": ("--rapidata-sim-auto-advance",
                      "next-event (default: the SDK's waits advance virtual time) or off."),
 }
-#: Kept off during tests: the SDK must not reach the network (telemetry, prompts, hints).
-SDK_ENV = {"RAPIDATA_DISABLE_OTLP": "1", "RAPIDATA_AGENT_HINT": "0", "RAPIDATA_silent_mode": "1",
-           "RAPIDATA_cacheToDisk": "0"}
 
 
 @dataclass(frozen=True)
@@ -132,13 +129,6 @@ def _clear_sdk_upload_caches() -> None:
             cache.set_storage({})
 
 
-def _skip_version_check(monkeypatch: pytest.MonkeyPatch) -> None:
-    from rapidata import RapidataClient
-
-    if hasattr(RapidataClient, "_check_version"):
-        monkeypatch.setattr(RapidataClient, "_check_version", lambda self: None)
-
-
 @pytest.fixture(scope="session")
 def _rapidata_sim_session() -> Iterator[_Session]:
     session = _Session()
@@ -151,13 +141,12 @@ def _rapidata_sim_session() -> Iterator[_Session]:
 def rapidata_sim(request: pytest.FixtureRequest, _rapidata_sim_session: _Session,
                  monkeypatch: pytest.MonkeyPatch) -> Iterator["Simulator"]:
     """A fresh simulated Rapidata world for this test, served on 127.0.0.1."""
-    from . import autoadvance
+    from . import autoadvance, sdk
 
     settings = settings_for(request.node)
     request.node._rapidata_sim_settings = settings
-    for key, value in SDK_ENV.items():
-        monkeypatch.setenv(key, value)
-    _skip_version_check(monkeypatch)
+    sdk.quiet_env(monkeypatch.setenv)
+    sdk.skip_version_check(monkeypatch.setattr)
     sim = new_world(settings)
     session = _rapidata_sim_session
     if session.server is None:
@@ -184,6 +173,46 @@ def rapidata_client(rapidata_sim: "Simulator", _rapidata_sim_session: _Session) 
         assert session.server is not None
         session.client = session.server.client()
     return session.client
+
+
+# -- scenario files ---------------------------------------------------------------------
+
+
+def pytest_collect_file(file_path, parent):  # type: ignore[no-untyped-def]
+    """Every ``*.toml`` in a ``scenarios/`` directory is a test (see ``rapidata_sim.scenario``)."""
+    if file_path.suffix == ".toml" and file_path.parent.name == "scenarios":
+        return ScenarioFile.from_parent(parent, path=file_path)
+    return None
+
+
+class ScenarioFile(pytest.File):
+    def collect(self):  # type: ignore[no-untyped-def]
+        yield ScenarioItem.from_parent(self, name=self.path.stem)
+
+
+class ScenarioFailed(Exception):
+    pass
+
+
+class ScenarioItem(pytest.Item):
+    def runtest(self) -> None:
+        from . import sdk
+        from .scenario import Scenario, run
+
+        with pytest.MonkeyPatch.context() as mp:
+            sdk.quiet_env(mp.setenv)
+            sdk.skip_version_check(mp.setattr)
+            outcome = run(Scenario.load(self.path))
+        if not outcome.ok:
+            raise ScenarioFailed(outcome.report())
+
+    def repr_failure(self, excinfo, style=None):  # type: ignore[no-untyped-def]
+        if isinstance(excinfo.value, ScenarioFailed):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self):  # type: ignore[no-untyped-def]
+        return self.path, 0, f"scenario: {self.name}"
 
 
 @pytest.hookimpl(hookwrapper=True)
