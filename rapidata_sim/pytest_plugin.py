@@ -116,19 +116,6 @@ class _Session:
     client: "RapidataClient | None" = None
 
 
-def _clear_sdk_upload_caches() -> None:
-    """The SDK caches uploaded assets per process, keyed by environment (host:port): the
-    session server's port stays, the world behind it changes, so forget the uploads."""
-    try:
-        from rapidata.rapidata_client.datapoints._asset_uploader import AssetUploader
-    except ImportError:  # another SDK layout: nothing to clear
-        return
-    for name in ("_url_cache", "_file_cache"):
-        cache = getattr(AssetUploader, name, None)
-        if cache is not None and hasattr(cache, "set_storage"):
-            cache.set_storage({})
-
-
 @pytest.fixture(scope="session")
 def _rapidata_sim_session() -> Iterator[_Session]:
     session = _Session()
@@ -153,7 +140,7 @@ def rapidata_sim(request: pytest.FixtureRequest, _rapidata_sim_session: _Session
         session.server = sim.serve()
     else:
         session.server.attach(sim)
-    _clear_sdk_upload_caches()
+    sdk.forget_uploads()
     for key, value in session.server.env().items():
         monkeypatch.setenv(key, value)
     autoadvance.activate(sim)

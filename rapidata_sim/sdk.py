@@ -31,3 +31,16 @@ def skip_version_check(setattr_: Any = setattr) -> None:
 
     if hasattr(RapidataClient, "_check_version"):
         setattr_(RapidataClient, "_check_version", lambda self: None)
+
+
+def forget_uploads() -> None:
+    """The SDK caches uploaded assets per process, keyed by environment (host:port). When a
+    server keeps its port but a new world stands behind it, the old uploads must be forgotten."""
+    try:
+        from rapidata.rapidata_client.datapoints._asset_uploader import AssetUploader
+    except ImportError:  # another SDK layout: nothing to clear
+        return
+    for name in ("_url_cache", "_file_cache"):
+        cache = getattr(AssetUploader, name, None)
+        if cache is not None and hasattr(cache, "set_storage"):
+            cache.set_storage({})
