@@ -94,11 +94,10 @@ def _run(args: argparse.Namespace) -> int:
     failed = 0
     for path in args.files:
         try:
-            scenario = Scenario.load(path)
-        except (OSError, ScenarioError) as exc:
-            print(f"rapidata-sim run: {exc}", file=sys.stderr)
+            outcome = run(Scenario.load(path))
+        except (OSError, ScenarioError) as exc:  # the file is wrong, not an expectation
+            print(f"rapidata-sim run: {path}: {exc}", file=sys.stderr)
             return 2
-        outcome = run(scenario)
         sys.stdout.write(outcome.report() + "\n")
         failed += not outcome.ok
     if len(args.files) > 1:

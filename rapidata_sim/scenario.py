@@ -17,7 +17,7 @@ with ``responses`` (a new revision through the SDK), ``behave = "global"`` with
 ``compare``/``classify``/``free_text`` models, ``population = "global"`` with settings,
 ``fault = "global"`` with ``state``, ``message``, ``after``, ``at_progress``, ``jobs``,
 ``clear_faults = "global"``, ``policy = {...}``, ``call = "module:function"`` (user code,
-called with a ``Context``).
+called with a ``Context``; if it raises, that is reported as a failure, as in expectations).
 
 Expectations (each on ``signal = "daily"``): ``jobs`` (what ``get_jobs()`` lists), ``fired``,
 ``manual``, ``skipped`` (by reason), ``missed``, ``statuses`` (run statuses in order),
@@ -178,8 +178,13 @@ def run(scenario: Scenario, *, echo: Callable[[str], None] | None = None) -> Out
                 interval_hours=float(spec["interval_hours"]), description=spec.get("description"),
                 revision_number=spec.get("revision"), is_public=bool(spec.get("is_public", False)))
         seen = sim.store.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
-        for step in scenario.timeline:
-            _act(ctx, step)
+        for i, step in enumerate(scenario.timeline):
+            try:
+                _act(ctx, step)
+            except Exception as exc:  # a timeline ``call`` that fails is a finding, as in expectations
+                if "call" not in step or isinstance(exc, ScenarioError):
+                    raise
+                outcome.failures.append(_call_failure(f"timeline[{i}] call {step['call']}", exc))
             seen = _narrate(ctx, outcome, seen, step, echo)
         for check in scenario.expect:
             _check(ctx, check, outcome)
@@ -340,17 +345,22 @@ def _describe(step: dict[str, Any]) -> str:
 # -- expectations -------------------------------------------------------------------
 
 
+def _call_failure(what: str, exc: Exception) -> str:
+    if isinstance(exc, AssertionError):
+        return f"{what}: expected no failure, observed: {exc or 'AssertionError'}"
+    return f"{what}: expected no failure, observed {type(exc).__name__}: {exc}"
+
+
 def _check(ctx: Context, check: dict[str, Any], outcome: Outcome) -> None:
     sim = ctx.sim
     label = check.get("signal")
     if "call" in check:
         what = f"call {check['call']}"
+        hook = _hook(check["call"], ctx.home)
         try:
-            _hook(check["call"], ctx.home)(Context(sim, ctx.client, ctx.signals, ctx.definitions, check, ctx.home))
-        except AssertionError as exc:
-            outcome.failures.append(f"{what}: expected no failure, observed: {exc or 'AssertionError'}")
-        except Exception as exc:  # user code crashed: that is the finding
-            outcome.failures.append(f"{what}: expected no failure, observed {type(exc).__name__}: {exc}")
+            hook(Context(sim, ctx.client, ctx.signals, ctx.definitions, check, ctx.home))
+        except Exception as exc:  # user code failed or crashed: that is the finding
+            outcome.failures.append(_call_failure(what, exc))
         else:
             outcome.passed.append(what)
         return
