@@ -44,9 +44,11 @@ def _demo(args: argparse.Namespace) -> int:
     """The signals guide, offline: create, trigger, wait, read results, let days pass."""
     sim = Simulator(seed=args.seed)
     os.environ.update(sim.env())
-    os.environ.setdefault("RAPIDATA_silent_mode", "1")
-    os.environ.setdefault("HTTPS_PROXY", "http://127.0.0.1:9")  # the SDK's version check fails fast, offline
-    os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
+    sim.drive_sdk_waits()  # the SDK's 5 s polls move virtual time instead of waiting
+    from . import sdk
+
+    sdk.quiet_env()
+    sdk.skip_version_check()
     say = print
     say(f"rapidata-sim demo: a simulated Rapidata on {sim.env()['RAPIDATA_ENVIRONMENT']} (seed {args.seed})")
     say("Everything below is the real rapidata SDK, unmodified, talking to it.\n")
