@@ -44,11 +44,11 @@ def _demo(args: argparse.Namespace) -> int:
     """The signals guide, offline: create, trigger, wait, read results, let days pass."""
     sim = Simulator(seed=args.seed)
     os.environ.update(sim.env())
-    sim.drive_sdk_waits()  # the SDK's 5 s polls move virtual time instead of waiting
     from . import sdk
 
-    sdk.quiet_env()
+    sdk.quiet_env()  # before the SDK is first imported: it reads its settings then
     sdk.skip_version_check()
+    sim.drive_sdk_waits()  # the SDK's 5 s polls move virtual time instead of waiting
     say = print
     say(f"rapidata-sim demo: a simulated Rapidata on {sim.env()['RAPIDATA_ENVIRONMENT']} (seed {args.seed})")
     say("Everything below is the real rapidata SDK, unmodified, talking to it.\n")
