@@ -36,8 +36,9 @@ class JobCrowd:
         return random.Random(base + "/answers"), random.Random(base + "/users")
 
     def _take(self, key: str, categories: Sequence[str], answer: Callable[[random.Random], Any],
-              limit: int | None = None) -> list[Vote]:
-        """The votes the referee accepts for one datapoint (the first ``limit`` of them)."""
+              limit: int | None = None, count: int | None = None) -> list[Vote]:
+        """The votes the referee accepts for one datapoint (the first ``limit`` of them);
+        ``count``: exactly that many, whatever the referee (a ranking group's comparisons)."""
         answers, users = self._rngs(key)
         votes: list[Vote] = []
         draw = self.sampler.draw
@@ -49,7 +50,7 @@ class JobCrowd:
                 votes.append((choice, user))
                 yield choice, user["userScores"]["global"]
 
-        fixed = referees.fixed_votes(self.referee)
+        fixed = referees.fixed_votes(self.referee) if count is None else count
         if fixed is not None:
             it = stream()
             for _ in range(fixed if limit is None else min(limit, fixed)):
@@ -90,20 +91,34 @@ class JobCrowd:
         return self._take(key, [], lambda rng: {"text": model.answer(rng, names)}, limit)
 
     def ranking(self, key: str, names: Sequence[str], urls: Sequence[str | None],
-                limit: int | None = None) -> list[Vote]:
-        """Pairwise votes within a group: each vote compares two members drawn at random."""
+                limit: int | None = None, votes: int | None = None) -> list[Vote]:
+        """Pairwise votes within a group. With ``votes`` (the group's comparison count), the
+        unique pairs are visited in rounds, each round in a random order, so a count of
+        pairs x k compares every pair k times; without it, the referee's count of votes
+        on pairs drawn at random."""
         model = self.behaviour.compare
         q = {n: model.q(n, u) for n, u in zip(names, urls)}
+        pairs = [(a, b) for i, a in enumerate(names) for b in names[i + 1:]]
+        queue: list[tuple[str, str]] = []
+
+        def next_pair(rng: random.Random) -> list[str]:
+            if votes is None:
+                return rng.sample(list(names), 2)
+            if not queue:
+                queue.extend(rng.sample(pairs, len(pairs)))
+            pair = list(queue.pop())
+            rng.shuffle(pair)
+            return pair
 
         def answer(rng: random.Random) -> tuple[str, str, str]:
-            a, b = rng.sample(list(names), 2)
+            a, b = next_pair(rng)
             p = model.p_first((a,), (b,)) if model.quality is not None else _bt(q[a] - q[b], model.strength)
             if rng.random() < model.noise:
                 p = 0.5
             return (a, b, a if rng.random() < p else b)
         if len(names) < 2:
             return []
-        return self._take(key, [], answer, limit)
+        return self._take(key, [], answer, limit, count=votes)
 
     def shapes(self, key: str, kind: str, limit: int | None = None) -> list[Vote]:
         """Locate, Draw (Line), SelectWords (Transcription), Scrub, ...: valid answers in their format."""

@@ -53,29 +53,38 @@ class Rate:
     def constant(self) -> bool:
         return self.hourly is None and self.funnel is None
 
+    def _population(self) -> Population:
+        rph, distill, grad, target, _ = self.funnel  # type: ignore[misc]
+        return Population(recruits_per_hour=rph, distill_hours=distill, graduation_rate=grad, target=target,
+                          ready_graduates=1)
+
     def at(self, instant: datetime) -> float:
         rate = self.per_hour
         if self.hourly is not None:
             rate *= self.hourly[instant.hour]
         if self.funnel is not None:
-            rph, distill, grad, target, started = self.funnel
-            pop = Population(recruits_per_hour=rph, distill_hours=distill, graduation_rate=grad, target=target,
-                             ready_graduates=0)
-            graduated = pop.funnel(parse_iso(started), instant)["Graduated"]
+            target = self.funnel[3]
+            graduated = self._population().funnel(parse_iso(self.funnel[4]), instant)["Graduated"]
             rate *= graduated / target if target else 1.0
         return rate
 
     def _segments(self, start: datetime, end: datetime | None):
-        """(segment start, segment end, rate) pieces from ``start`` on, to ``end`` or the horizon."""
+        """(segment start, segment end, rate) pieces from ``start`` on, to ``end`` or the horizon.
+
+        Pieces end at UTC hour boundaries and, for a recruiting crowd, at its first graduation;
+        each piece runs at the rate of its first instant, so no work is ever counted before
+        anyone could do it (a growing funnel is slightly underestimated within an hour)."""
         stop = end if end is not None else start + HORIZON
         if self.constant:
             yield start, stop, self.per_hour
             return
+        first = self._population().ready_at(parse_iso(self.funnel[4])) if self.funnel is not None else None
         t = start
         while t < stop:
-            boundary = t.replace(minute=0, second=0, microsecond=0) + HOUR
-            seg_end = min(boundary, stop)
-            yield t, seg_end, self.at(t + (seg_end - t) / 2)
+            seg_end = min(t.replace(minute=0, second=0, microsecond=0) + HOUR, stop)
+            if first is not None and t < first < seg_end:
+                seg_end = first
+            yield t, seg_end, self.at(t)
             t = seg_end
 
     def work(self, start: datetime, end: datetime) -> float:

@@ -164,9 +164,11 @@ class Crowd(Service):
     def votes_needed(self, definition: dict, revision: dict, audience: dict, plan: dict, at: str) -> int:
         datapoints = self.store.count("datapoints", "dataset_id = ?", [revision["dataset_id"]])
         fixed = referees.fixed_votes(revision["referee"])
-        if fixed is not None or not datapoints:
+        ranking = revision["workflow"].get("_t") in ("GroupedRankingWorkflow", "RankingWorkflow")
+        if (fixed is not None and not ranking) or not datapoints:
             return datapoints * referees.max_votes(revision["referee"])
-        # The answers decide when a datapoint stops: draw them (the results draw the same).
+        # The answers decide when a datapoint stops, or a ranking group counts its pairs:
+        # draw them (the results draw the same).
         job = {"definition_id": definition["id"], "revision_number": revision["revision_number"],
                "audience_id": audience["id"], "created_at": at, "plan": plan}
         return self.sim.results.vote_count(job)

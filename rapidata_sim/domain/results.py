@@ -22,8 +22,7 @@ class Results(Service):
         """The results file of ``job``; ``fraction`` < 1 gives the answers so far (preliminary)."""
         revision = self.store.get("revisions", (job["definition_id"], job["revision_number"]))
         workflow, referee = revision["workflow"], revision["referee"]
-        rapid = workflow.get("rapid") or {}
-        kind = rapid.get("_t") if workflow.get("_t") == "SimpleWorkflow" else workflow.get("_t")
+        kind, rapid = _kind(workflow)
         datapoints = self.sim.datasets.datapoints(revision["dataset_id"])
         crowd = self.sim.crowd.job_crowd(job, revision)
         info_type, version, results, summary = self._builder(kind)(crowd, datapoints, fraction, rapid, referee)
@@ -44,9 +43,7 @@ class Results(Service):
     def vote_count(self, job: dict[str, Any]) -> int:
         """How many votes ``job`` collects in all (drawing them: for referees that stop early)."""
         revision = self.store.get("revisions", (job["definition_id"], job["revision_number"]))
-        workflow = revision["workflow"]
-        rapid = workflow.get("rapid") or {}
-        kind = rapid.get("_t") if workflow.get("_t") == "SimpleWorkflow" else workflow.get("_t")
+        kind, rapid = _kind(revision["workflow"])
         crowd = self.sim.crowd.job_crowd(job, revision)
         datapoints = self.sim.datasets.datapoints(revision["dataset_id"])
         return sum(len(votes) for _, votes in self._votes(kind, crowd, datapoints, rapid))
@@ -68,7 +65,8 @@ class Results(Service):
         elif kind in ("GroupedRankingWorkflow", "RankingWorkflow"):
             for group, members in self._groups(datapoints).items():
                 assets = [self._asset(self._main_assets(dp)[0]) for dp in members]
-                yield (group, assets), crowd.ranking(group, [n for n, _ in assets], [u for _, u in assets])
+                yield (group, assets), crowd.ranking(group, [n for n, _ in assets], [u for _, u in assets],
+                                                     votes=_ranking_votes(rapid, crowd.referee, len(assets)))
         else:
             for dp in datapoints:
                 name, url = self._asset(self._main_assets(dp)[0])
@@ -128,7 +126,8 @@ class Results(Service):
                 detailed.append({"votedFor": choice, "userDetails": user})
             keys = names + [k for k in ("Both", "Neither") if k in counts]
             winner, w_index = _argmax(keys, counts)
-            weighted, ww_index = _argmax(keys, scores)
+            # On the scores as shown (rounded): float noise must not break a tie the file shows.
+            weighted, ww_index = _argmax(keys, {k: round(scores[k], 3) for k in keys})
             a_wins += winner == names[0]
             b_wins += winner == names[1]
             item: dict[str, Any] = {}
@@ -214,6 +213,27 @@ class Results(Service):
                 item["privateMetadata"] = dp["private_metadata"]
             results.append(item)
         return kind, "1.0.0", results, None
+
+
+def _kind(workflow: dict) -> tuple[str | None, dict]:
+    """(task kind, what its votes depend on): a SimpleWorkflow's rapid; a ranking workflow
+    itself (its pair maker); other workflows' ``rapid``, if any."""
+    if workflow.get("_t") == "SimpleWorkflow":
+        rapid = workflow.get("rapid") or {}
+        return rapid.get("_t"), rapid
+    kind = workflow.get("_t")
+    return kind, (workflow if kind in ("GroupedRankingWorkflow", "RankingWorkflow") else workflow.get("rapid") or {})
+
+
+def _ranking_votes(workflow: dict, referee: dict, size: int) -> int:
+    """Votes one ranking group collects: each of its unique pairs ``totalVotes`` times
+    (FullPermutationPairMaker, the SDK's choice up to 10 items), or the comparison budget
+    times the responses per comparison (OnlinePairMaker)."""
+    per = referees.max_votes(referee)
+    pair_maker = workflow.get("pairMakerConfig") or {}
+    if pair_maker.get("_t") == "OnlinePairMaker":
+        return max(0, int(pair_maker.get("totalComparisonBudget") or 0)) * per
+    return size * (size - 1) // 2 * per
 
 
 def _so_far(votes: list, fraction: float) -> list:
