@@ -427,8 +427,8 @@ def _value(v: Any) -> str:
         return v.isoformat()
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_value(x) for x in v) + "]"
-    if isinstance(v, dict):
-        return "{ " + ", ".join(f"{_key(k)} = {_value(x)}" for k, x in v.items()) + " }"
+    if isinstance(v, dict):  # None values are left out: TOML has no null, absent means default
+        return "{ " + ", ".join(f"{_key(k)} = {_value(x)}" for k, x in v.items() if x is not None) + " }"
     raise TypeError(f"cannot write {type(v).__name__} to TOML")
 
 
@@ -445,13 +445,15 @@ def dumps_toml(data: dict[str, Any]) -> str:
             lines.append(f"{_key(k)} = {_value(v)}")
     for k, v in data.items():
         if isinstance(v, dict):
-            flat = {kk: vv for kk, vv in v.items() if not isinstance(vv, dict)}
+            flat = {kk: vv for kk, vv in v.items() if not isinstance(vv, dict) and vv is not None}
             nested = {kk: vv for kk, vv in v.items() if isinstance(vv, dict)}
             if flat or not nested:
                 lines += ["", f"[{_key(k)}]"] + [f"{_key(kk)} = {_value(vv)}" for kk, vv in flat.items()]
             for kk, vv in nested.items():
-                lines += ["", f"[{_key(k)}.{_key(kk)}]"] + [f"{_key(a)} = {_value(b)}" for a, b in vv.items()]
+                lines += ["", f"[{_key(k)}.{_key(kk)}]"] + [f"{_key(a)} = {_value(b)}" for a, b in vv.items()
+                                                            if b is not None]
         elif isinstance(v, list) and v and all(isinstance(x, dict) for x in v):
             for item in v:
-                lines += ["", f"[[{_key(k)}]]"] + [f"{_key(a)} = {_value(b)}" for a, b in item.items()]
+                lines += ["", f"[[{_key(k)}]]"] + [f"{_key(a)} = {_value(b)}" for a, b in item.items()
+                                                   if b is not None]
     return "\n".join(lines).lstrip() + "\n"

@@ -163,7 +163,8 @@ class Behaviour:
                 value = getattr(model, mf.name)
                 if callable(value):
                     raise TypeError(f"{f.name}.{mf.name} is a callable; it cannot be stored")
-                out[f.name][mf.name] = _plain(value)
+                if value is not None:  # absent means the default (TOML has no null)
+                    out[f.name][mf.name] = _plain(value)
         return out
 
     @classmethod
