@@ -15,14 +15,14 @@ from .simulator import Simulator
 
 def _serve(args: argparse.Namespace) -> int:
     data_dir = Path(args.data_dir) if args.data_dir else None
-    db = ":memory:"
     if data_dir is not None:
         data_dir.mkdir(parents=True, exist_ok=True)
-        db = str(data_dir / "world.sqlite3")
-    from .clock import Clock
+        # Kept across restarts: the clock continues, the downtime is an outage (catch-up policy).
+        sim = Simulator.open(data_dir / "world.sqlite3", seed=args.seed, speed=args.speed)
+    else:
+        from .clock import Clock
 
-    clock = Clock.frozen() if args.speed == 0 else Clock(speed=args.speed)
-    sim = Simulator(seed=args.seed, db=db, clock=clock)
+        sim = Simulator(seed=args.seed, clock=Clock.frozen() if args.speed == 0 else Clock(speed=args.speed))
     server = sim.serve(host=args.host, port=args.port, data_dir=data_dir)
     if args.speed > 0:
         sim.run_realtime()
@@ -30,6 +30,8 @@ def _serve(args: argparse.Namespace) -> int:
           file=sys.stderr)
     sys.stdout.write(server.export_lines())
     sys.stdout.flush()
+    if data_dir is not None:
+        (data_dir / ENV_FILE).write_text(server.export_lines())
     stop = threading.Event()
     for sig in (signals.SIGINT, signals.SIGTERM):
         signals.signal(sig, lambda *_: stop.set())
@@ -37,6 +39,20 @@ def _serve(args: argparse.Namespace) -> int:
         pass
     print("# rapidata-sim: shutting down", file=sys.stderr)
     sim.close()
+    return 0
+
+
+#: Where ``serve --data-dir`` leaves the lines ``rapidata-sim env`` prints again.
+ENV_FILE = "server.env"
+
+
+def _env(args: argparse.Namespace) -> int:
+    """The connection lines of the server running on ``--data-dir``."""
+    path = Path(args.data_dir) / ENV_FILE
+    if not path.exists():
+        print(f"rapidata-sim env: no server has run on {args.data_dir} (no {ENV_FILE})", file=sys.stderr)
+        return 2
+    sys.stdout.write(path.read_text())
     return 0
 
 
@@ -119,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
                        help="virtual seconds per wall second (3600 = an hour a second); 0 = frozen, moved "
                             "only through /_sim/clock/advance")
     serve.set_defaults(run=_serve)
+    env = sub.add_parser("env", help="print the environment lines of the server on a data dir again")
+    env.add_argument("--data-dir", required=True)
+    env.set_defaults(run=_env)
     demo = sub.add_parser("demo", help="run the signals guide against an in-process simulator")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--days", type=int, default=3)

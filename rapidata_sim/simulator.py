@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import tomllib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -126,6 +127,40 @@ class Simulator:
                 )
                 if "behaviour" in aud:
                     self.crowd.behave(aud["id"], Behaviour.from_dict(aud["behaviour"]))
+
+    # -- a world kept on disk ----------------------------------------------------------
+
+    @classmethod
+    def open(cls, db: str | Path, *, seed: int = 0, speed: float = 1.0, **kwargs: Any) -> "Simulator":
+        """A world stored in ``db``, its clock continuing from where it stood when last saved.
+
+        A server that follows the wall clock (``speed`` > 0) was down in between: the
+        virtual span its downtime stands for is an outage, so the firings it missed are
+        recorded and caught up by ``SchedulerConfig.catch_up``. A frozen one (``speed``
+        0) just resumes at the saved instant. A new file starts a new world.
+        """
+        probe = Store(str(db))
+        row = probe.get("meta", "clock")
+        probe.conn.close()
+        if row is None:
+            clock = Clock(speed=speed) if speed > 0 else Clock.frozen()
+            sim = cls(seed=seed, db=str(db), clock=clock, **kwargs)
+        else:
+            saved = json.loads(row["value"])
+            sim = cls(seed=seed, db=str(db), clock=Clock.frozen(parse_iso(saved["virtual"])), **kwargs)
+            down = max(0.0, time.time() - saved["wall"]) * speed
+            if down > 0:
+                sim.outage(timedelta(seconds=down))
+            sim.clock.set_speed(speed)
+        sim.save_clock()
+        sim.clock.on_move(lambda _now: sim.save_clock())
+        return sim
+
+    def save_clock(self) -> None:
+        """Remember where the clock stands (and when, in wall time), for ``open`` after a restart."""
+        value = json.dumps({"virtual": iso(self.clock.now()), "wall": time.time(), "speed": self.clock.speed})
+        with self.store.transaction():
+            self.store.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('clock', ?)", [value])
 
     # -- time ---------------------------------------------------------------------
 
@@ -281,6 +316,8 @@ class Simulator:
                     if self._closing.wait(wait):
                         return
                     self.sync()
+                    if self.store.path != ":memory:":
+                        self.save_clock()  # at most ~1 s stale if the process is killed
             self._realtime = threading.Thread(target=loop, name="rapidata-sim realtime", daemon=True)
             self._realtime.start()
         return self._realtime
@@ -295,6 +332,8 @@ class Simulator:
         if self._server is not None:
             self._server.stop()
             self._server = None
+        if self.store.path != ":memory:":
+            self.save_clock()
         self.store.conn.close()
 
     def __enter__(self) -> "Simulator":

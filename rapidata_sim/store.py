@@ -109,6 +109,7 @@ class Store:
     """The persistent state of one world. Thread-safe; one writer at a time."""
 
     def __init__(self, path: str = ":memory:") -> None:
+        self.path = path
         self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         if path != ":memory:":
             self.conn.execute("PRAGMA journal_mode=WAL")
