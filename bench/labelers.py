@@ -64,6 +64,7 @@ if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
 import sdk_call as B  # noqa: E402  (machine(), utc_now(), load_previous(), isolate_sdk(): stdlib only)
+from scheduler import GcTimer  # noqa: E402  (the same collector timer as the scheduler bench)
 
 B.isolate_sdk()
 
@@ -232,29 +233,6 @@ class Timed:
             return self.fn(*args, **kwargs)
         finally:
             self.times.append(time.perf_counter() - t0)
-
-
-class GcTimer:
-    """Wall time spent in the cyclic garbage collector (any thread) while installed."""
-
-    def __init__(self) -> None:
-        self.seconds = 0.0
-        self.collections = 0
-        self._t0 = 0.0
-
-    def __call__(self, phase: str, info: dict) -> None:
-        if phase == "start":
-            self._t0 = time.perf_counter()
-        else:
-            self.seconds += time.perf_counter() - self._t0
-            self.collections += 1
-
-    def __enter__(self) -> "GcTimer":
-        gc.callbacks.append(self)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        gc.callbacks.remove(self)
 
 
 #: Installed by ``main`` for the whole run; ``timed`` reads it.
@@ -644,17 +622,7 @@ def main(argv: list[str] | None = None) -> int:
         "wall_seconds": wall, "gc_s": GC.seconds, "loadavg_start": load0, "loadavg_end": load1,
         "problems": problems,
     }
-    previous = B.load_previous(args.out)
-    compare_previous(previous, doc)
-    if problems:
-        print("\nPROBLEMS:")
-        for p in problems:
-            print("  -", p)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(doc, indent=2) + "\n")
-    print(f"\nwrote {args.out.relative_to(Path.cwd()) if args.out.is_relative_to(Path.cwd()) else args.out}")
-    faulthandler.cancel_dump_traceback_later()
-    return 1 if problems else 0
+    return B.finish(args.out, doc, problems, compare_previous)
 
 
 if __name__ == "__main__":

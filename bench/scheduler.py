@@ -33,7 +33,6 @@ import cProfile
 import faulthandler
 import gc
 import heapq
-import json
 import os
 import pstats
 import re
@@ -646,17 +645,7 @@ def main(argv: list[str] | None = None) -> int:
         "wall_seconds": wall,
         "problems": problems,
     }
-    previous = B.load_previous(args.out)
-    compare_previous(previous, doc)
-    if problems:
-        print("\nPROBLEMS:")
-        for p_ in problems:
-            print("  -", p_)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(doc, indent=2) + "\n")
-    print(f"\nwrote {args.out.relative_to(Path.cwd()) if args.out.is_relative_to(Path.cwd()) else args.out}")
-    faulthandler.cancel_dump_traceback_later()
-    return 1 if problems else 0
+    return B.finish(args.out, doc, problems, compare_previous)
 
 
 def _kinds(counts: dict[str, int]) -> str:

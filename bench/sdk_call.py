@@ -12,6 +12,7 @@ so the SDK parses the very same bytes from both.
 
 from __future__ import annotations
 
+import faulthandler
 import gc
 import json
 import os
@@ -259,3 +260,19 @@ def load_previous(path: Path) -> dict[str, Any] | None:
         return json.loads(path.read_text())
     except (OSError, ValueError):
         return None
+
+
+def finish(out: Path, doc: dict[str, Any], problems: list[str],
+           compare_previous: Callable[[dict[str, Any] | None, dict[str, Any]], None]) -> int:
+    """The end of a benchmark: compare with the previous results, list problems, write the
+    JSON; non-zero only if the simulator did something wrong."""
+    compare_previous(load_previous(out), doc)
+    if problems:
+        print("\nPROBLEMS:")
+        for problem in problems:
+            print("  -", problem)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(doc, indent=2) + "\n")
+    print(f"\nwrote {out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out}")
+    faulthandler.cancel_dump_traceback_later()
+    return 1 if problems else 0

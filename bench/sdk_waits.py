@@ -19,7 +19,6 @@ import os
 import statistics
 import sys
 import time
-from datetime import timedelta
 
 os.environ.setdefault("RAPIDATA_DISABLE_OTLP", "1")
 os.environ.setdefault("RAPIDATA_silent_mode", "1")

@@ -32,16 +32,21 @@ def fixed_votes(referee: Mapping[str, Any]) -> int | None:
     return max_votes(referee) if referee.get("_t") == "NaiveReferee" else None
 
 
+def _weigh(logs: dict[str, float], choice: str, score: float) -> None:
+    """Add one vote's evidence to the log-odds of each category (no-op outside them)."""
+    k = len(logs)
+    if choice not in logs or k < 2:
+        return
+    s = min(SCORE_CEILING, max(SCORE_FLOOR, score))
+    hit, miss = math.log(s), math.log((1 - s) / (k - 1))
+    for c in logs:
+        logs[c] += hit if c == choice else miss
+
+
 def log_evidence(categories: Sequence[str], votes: Iterable[tuple[str, float]]) -> dict[str, float]:
-    k = len(categories)
     logs = dict.fromkeys(categories, 0.0)
     for choice, score in votes:
-        if choice not in logs or k < 2:
-            continue
-        s = min(SCORE_CEILING, max(SCORE_FLOOR, score))
-        hit, miss = math.log(s), math.log((1 - s) / (k - 1))
-        for c in categories:
-            logs[c] += hit if c == choice else miss
+        _weigh(logs, choice, score)
     return logs
 
 
@@ -62,17 +67,13 @@ def collect(referee: Mapping[str, Any], categories: Sequence[str], votes: Iterat
     limit = max_votes(referee)
     if kind == "NaiveReferee" or len(categories) < 2:
         return limit
-    k = len(categories)
     if kind == "EarlyStoppingReferee":
         threshold = float(referee.get("threshold") or 0.999)
         logs = dict.fromkeys(categories, 0.0)
         for n in range(1, limit + 1):
             choice, score = next(votes)
             if choice in logs:
-                s = min(SCORE_CEILING, max(SCORE_FLOOR, score))
-                hit, miss = math.log(s), math.log((1 - s) / (k - 1))
-                for c in categories:
-                    logs[c] += hit if c == choice else miss
+                _weigh(logs, choice, score)
                 top = max(logs.values())
                 total = sum(math.exp(v - top) for v in logs.values())
                 if 1 / total >= threshold:

@@ -5,7 +5,7 @@ A thin skin over the same ``Simulator`` calls the Python API offers.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal, Optional
 
 from pydantic import Field
@@ -59,6 +59,17 @@ class Fault(Body):
     jobs: Optional[int] = Field(default=None, ge=1)
 
 
+def _not_past(call: Call, field: str, text: str, message: str) -> datetime:
+    """``text`` as an instant that is not before the world's now (400 on ``field`` otherwise)."""
+    try:
+        instant = parse_iso(text)
+    except ValueError:
+        raise ValidationFailed.field(field, f"'{text}' is not a date-time with an offset.") from None
+    if instant < call.sim.clock.now():
+        raise ValidationFailed.field(field, message)
+    return instant
+
+
 def clock(call: Call) -> dict[str, Any]:
     sim = call.sim
     nxt = sim.next_event_at()
@@ -71,13 +82,7 @@ def advance(call: Call) -> dict[str, Any]:
     if (b.seconds is None) == (b.to is None):
         raise ValidationFailed.field("seconds", "Give exactly one of 'seconds' or 'to'.")
     if b.to is not None:
-        try:
-            target = parse_iso(b.to)
-        except ValueError:
-            raise ValidationFailed.field("to", f"'{b.to}' is not a date-time with an offset.") from None
-        if target < call.sim.clock.now():
-            raise ValidationFailed.field("to", "The clock never goes backwards.")
-        call.sim.advance_to(target)
+        call.sim.advance_to(_not_past(call, "to", b.to, "The clock never goes backwards."))
     else:
         call.sim.advance(timedelta(seconds=b.seconds))
     return clock(call)
@@ -138,14 +143,7 @@ def set_behaviour(call: Call) -> dict[str, Any]:
         behaviour = Behaviour.from_dict(b.behaviour)
     except (TypeError, ValueError) as exc:
         raise ValidationFailed.field("behaviour", str(exc)) from None
-    at = None
-    if b.at is not None:
-        try:
-            at = parse_iso(b.at)
-        except ValueError:
-            raise ValidationFailed.field("at", f"'{b.at}' is not a date-time with an offset.") from None
-        if at < call.sim.clock.now():
-            raise ValidationFailed.field("at", "A behaviour change cannot start in the past.")
+    at = None if b.at is None else _not_past(call, "at", b.at, "A behaviour change cannot start in the past.")
     if b.definition_id is not None:
         call.sim.definitions.get(b.definition_id, call.who)
     change = call.sim.crowd.behave(audience["id"], behaviour, definition_id=b.definition_id, at=at)
