@@ -30,6 +30,8 @@ from .store import Store
 if TYPE_CHECKING:
     from rapidata import RapidataClient
 
+    from .http.faults import HttpFaults
+
     from .server import Server
 
 
@@ -246,6 +248,13 @@ class Simulator:
     def events_jsonl(self, since: int = 0) -> str:
         """The event log as JSON lines (``seq``, ``at``, ``kind``, ``subject``, ``data``)."""
         return "".join(json.dumps(e, sort_keys=True) + "\n" for e in self.events(since))
+
+    @property
+    def http_faults(self) -> "HttpFaults":
+        """This world's HTTP fault rules (``rapidata_sim.http.faults``)."""
+        from .http.faults import http_faults
+
+        return http_faults(self)
 
     def principal(self, email: str | None = None) -> Principal:
         """Act as a user from Python (default: the default client's user)."""
