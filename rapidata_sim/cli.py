@@ -14,18 +14,15 @@ from .simulator import Simulator
 
 
 def _serve(args: argparse.Namespace) -> int:
+    """One server, many worlds: each set of client credentials has its own (``worlds``)."""
+    from .worlds import Worlds, WorldsServer
+
     data_dir = Path(args.data_dir) if args.data_dir else None
     if data_dir is not None:
         data_dir.mkdir(parents=True, exist_ok=True)
-        # Kept across restarts: the clock continues, the downtime is an outage (catch-up policy).
-        sim = Simulator.open(data_dir / "world.sqlite3", seed=args.seed, speed=args.speed)
-    else:
-        from .clock import Clock
-
-        sim = Simulator(seed=args.seed, clock=Clock.frozen() if args.speed == 0 else Clock(speed=args.speed))
-    server = sim.serve(host=args.host, port=args.port, data_dir=data_dir)
-    if args.speed > 0:
-        sim.run_realtime()
+    # On a data dir the worlds are kept: clocks continue, downtime is an outage (catch-up policy).
+    worlds = Worlds(seed=args.seed, speed=args.speed, data_dir=data_dir)
+    server = WorldsServer(worlds, host=args.host, port=args.port).start()
     print("# rapidata-sim is serving on https://%s:%d — paste these lines into a shell:" % (args.host, server.port),
           file=sys.stderr)
     sys.stdout.write(server.export_lines())
@@ -38,7 +35,7 @@ def _serve(args: argparse.Namespace) -> int:
     while not stop.wait(0.5):
         pass
     print("# rapidata-sim: shutting down", file=sys.stderr)
-    sim.close()
+    server.stop()
     return 0
 
 

@@ -30,6 +30,20 @@ if TYPE_CHECKING:
     from .simulator import Simulator
 
 
+def connection_env(server: "TLSServer", client: dict[str, Any]) -> dict[str, str]:
+    """Environment variables under which a plain ``RapidataClient()`` reaches ``server`` as ``client``."""
+    return {
+        "RAPIDATA_ENVIRONMENT": server.environment,
+        "SSL_CERT_FILE": str(server.certs.ca_pem),
+        "RAPIDATA_CLIENT_ID": client.get("id", ""),
+        "RAPIDATA_CLIENT_SECRET": client.get("secret", ""),
+        "RAPIDATA_DISABLE_OTLP": "1",
+        # Uploaded-file cache keys survive restarts on disk; keep them in memory.
+        "RAPIDATA_cacheToDisk": "0",
+        "RAPIDATA_AGENT_HINT": "0",
+    }
+
+
 class Certificates:
     """A local CA and a server certificate for 127.0.0.1/localhost, kept in ``directory``."""
 
@@ -163,17 +177,7 @@ class Server(TLSServer):
 
     def env(self) -> dict[str, str]:
         """Environment variables under which a plain ``RapidataClient()`` reaches this server."""
-        client = self.sim.default_client or {}
-        return {
-            "RAPIDATA_ENVIRONMENT": self.environment,
-            "SSL_CERT_FILE": str(self.certs.ca_pem),
-            "RAPIDATA_CLIENT_ID": client.get("id", ""),
-            "RAPIDATA_CLIENT_SECRET": client.get("secret", ""),
-            "RAPIDATA_DISABLE_OTLP": "1",
-            # Uploaded-file cache keys survive restarts on disk; keep them in memory.
-            "RAPIDATA_cacheToDisk": "0",
-            "RAPIDATA_AGENT_HINT": "0",
-        }
+        return connection_env(self, self.sim.default_client or {})
 
     @property
     def exchanges(self) -> list[Exchange]:

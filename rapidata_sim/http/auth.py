@@ -22,11 +22,11 @@ def _oauth_error(code: str, description: str, status: int = 400) -> Response:
                     media_type="application/json", headers={"Cache-Control": "no-store"})
 
 
-def _client_credentials(request: Request, form: dict[str, list[str]]) -> tuple[str, str] | None:
-    header = request.headers.get("authorization", "")
-    if header[:6].lower() == "basic ":
+def client_credentials(authorization: str, form: dict[str, list[str]]) -> tuple[str, str] | None:
+    """Client id and secret from HTTP Basic (``client_secret_basic``) or the form (``_post``)."""
+    if authorization[:6].lower() == "basic ":
         try:
-            decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
+            decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()
         except (binascii.Error, UnicodeDecodeError):
             return None
         cid, sep, secret = decoded.partition(":")
@@ -46,7 +46,7 @@ def token_endpoint(sim):
         grant = (form.get("grant_type") or [""])[0]
         if grant != "client_credentials":
             return _oauth_error("unsupported_grant_type", "Only the client_credentials grant is supported.")
-        creds = _client_credentials(request, form)
+        creds = client_credentials(request.headers.get("authorization", ""), form)
         if creds is None:
             return _oauth_error("invalid_client", "Client authentication is required.", status=401)
         try:

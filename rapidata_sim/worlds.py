@@ -1,0 +1,248 @@
+"""Many worlds behind one server, chosen by the credentials the client already sends.
+
+As LocalStack does with access keys: ``POST /connect/token`` with client
+credentials nobody has used before creates a new world for them (its own
+organization, user, store, clock and seed, with the seed data of
+``fixtures/world.toml``), and every later request is routed to the world that
+issued its bearer token. The same credentials always reach the same world;
+other credentials never see or move it. The seed data's own clients
+(``rapidata-sim`` ...) live in the default world.
+
+Control operations on worlds, under the reserved prefix: ``GET /_sim/worlds``
+(list), ``POST /_sim/worlds/{id}/reset`` (a fresh world, same id, seed and
+clients; only from inside that world). Everything else under ``/_sim`` acts on
+the caller's own world.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+from .clock import Clock, iso
+from .http import create_app
+from .http.auth import client_credentials
+from .http.problems import problem
+from .server import TLSServer, connection_env
+from .simulator import Simulator
+
+DEFAULT = "default"
+_ID = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+def world_id_for(client_id: str) -> str:
+    """A file-safe world id for a client id."""
+    return (_ID.sub("-", client_id).strip("-") or "world")[:64]
+
+
+class Worlds:
+    """The registry: world id -> ``Simulator``, each in its own SQLite file (or in memory)."""
+
+    def __init__(self, *, seed: int = 0, speed: float = 1.0, data_dir: str | Path | None = None) -> None:
+        self.seed, self.speed = seed, speed
+        self.data_dir = Path(data_dir) if data_dir else None
+        self._lock = threading.RLock()
+        self._worlds: dict[str, Simulator] = {}
+        self._apps: dict[str, Any] = {}
+        self._clients: dict[str, str] = {}   # client id -> world id
+        self._tokens: dict[str, str] = {}    # bearer token -> world id (a cache over the stores)
+        self._open(DEFAULT)
+        if self.data_dir is not None and (self.data_dir / "worlds").is_dir():
+            for path in sorted((self.data_dir / "worlds").glob("*.sqlite3")):
+                self._open(path.stem)
+
+    # -- worlds -----------------------------------------------------------------------
+
+    def _db(self, world_id: str) -> str:
+        if self.data_dir is None:
+            return ":memory:"
+        if world_id == DEFAULT:
+            return str(self.data_dir / "world.sqlite3")
+        (self.data_dir / "worlds").mkdir(parents=True, exist_ok=True)
+        return str(self.data_dir / "worlds" / f"{world_id}.sqlite3")
+
+    def _open(self, world_id: str) -> Simulator:
+        db = self._db(world_id)
+        if db == ":memory:":
+            sim = Simulator(seed=self.seed, clock=Clock.frozen() if self.speed == 0 else Clock(speed=self.speed))
+        else:
+            sim = Simulator.open(db, seed=self.seed, speed=self.speed)
+        if self.speed > 0:
+            sim.run_realtime()
+        self._worlds[world_id] = sim
+        self._apps[world_id] = create_app(sim)
+        for (client_id,) in sim.store.conn.execute("SELECT id FROM clients WHERE deleted = 0"):
+            self._clients.setdefault(client_id, world_id)
+        return sim
+
+    def get(self, world_id: str) -> Simulator:
+        return self._worlds[world_id]
+
+    @property
+    def default(self) -> Simulator:
+        return self._worlds[DEFAULT]
+
+    def list(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [{"id": wid, "seed": sim.seed, "now": iso(sim.clock.now()), "speed": sim.clock.speed,
+                     "clients": sorted(c for c, w in self._clients.items() if w == wid)}
+                    for wid, sim in sorted(self._worlds.items())]
+
+    def for_client(self, client_id: str, secret: str) -> str:
+        """The world of these credentials; a new one for credentials never seen before."""
+        with self._lock:
+            known = self._clients.get(client_id)
+            if known is not None:
+                return known
+            world_id = world_id_for(client_id)
+            while world_id in self._worlds:
+                world_id += "-x"
+            sim = self._open(world_id)
+            with sim.store.transaction():
+                org = f"org_{world_id}"
+                sim.identity.create_organization(org, f"World {world_id}")
+                user = sim.identity.create_user(f"{world_id}@sim.local", org)
+                sim.identity.create_client(user["id"], client_id=client_id, secret=secret)
+                sim.default_client = {"id": client_id, "secret": secret, "user": user["id"]}
+                sim.signals.record("world.created", world_id, client=client_id)
+            self._clients[client_id] = world_id
+            return world_id
+
+    def for_token(self, token: str) -> str | None:
+        with self._lock:
+            known = self._tokens.get(token)
+            if known is not None:
+                return known
+            for world_id, sim in self._worlds.items():
+                if sim.store.get("tokens", token) is not None:
+                    self._tokens[token] = world_id
+                    return world_id
+            return None
+
+    def reset(self, world_id: str) -> None:
+        """A fresh world in place of ``world_id``: new store and clock, the same seed, clients
+        and tokens (so connected clients carry on)."""
+        with self._lock:
+            old = self._worlds[world_id]
+            clients = old.store.select("clients")
+            users = {c["user_id"]: old.store.get("users", c["user_id"]) for c in clients}
+            orgs = {u["organization_id"]: old.store.get("organizations", u["organization_id"])
+                    for u in users.values() if u}
+            tokens = old.store.select("tokens")
+            old.close()
+            db = self._db(world_id)
+            if db != ":memory:":
+                for suffix in ("", "-wal", "-shm"):
+                    Path(db + suffix).unlink(missing_ok=True)
+            sim = self._open(world_id)
+            with sim.store.transaction():
+                for table, rows in (("organizations", orgs.values()), ("users", users.values()),
+                                    ("clients", clients), ("tokens", tokens)):
+                    key = "token" if table == "tokens" else "id"
+                    for row in rows:
+                        if row and sim.store.get(table, row[key]) is None:
+                            sim.store.insert(table, row)
+                sim.signals.record("world.reset", world_id)
+
+    def close(self) -> None:
+        with self._lock:
+            for sim in self._worlds.values():
+                sim.close()
+            self._worlds.clear()
+
+    # -- the ASGI dispatcher ------------------------------------------------------------
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        path = scope["path"]
+        headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
+        if path == "/connect/token" and scope["method"] == "POST":
+            body = await _read_body(receive)
+            creds = _credentials(headers.get("authorization", ""), body)
+            world_id = self.for_client(*creds) if creds else DEFAULT
+            await self._apps[world_id](scope, _replay(body), send)
+            return
+        auth = headers.get("authorization", "")
+        token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+        world_id = self.for_token(token) if token else None
+        if path.startswith("/_sim/worlds"):
+            await self._control(scope, send, path, world_id)
+            return
+        await self._apps[world_id or DEFAULT](scope, receive, send)
+
+    async def _control(self, scope: Any, send: Any, path: str, caller: str | None) -> None:
+        if caller is None:
+            await problem(401, "Unauthorized", "A bearer token of some world is required.")(scope, _replay(b""), send)
+            return
+        if path == "/_sim/worlds" and scope["method"] == "GET":
+            body = json.dumps({"worlds": self.list(), "yours": caller}).encode()
+            await _json(send, 200, body)
+            return
+        m = re.fullmatch(r"/_sim/worlds/([^/]+)/reset", path)
+        if m and scope["method"] == "POST":
+            if m.group(1) != caller:
+                await problem(403, "Forbidden", "A world can only be reset from inside it.")(scope, _replay(b""), send)
+                return
+            self.reset(caller)
+            await _json(send, 200, json.dumps({"reset": caller}).encode())
+            return
+        await problem(404, "Not Found", f"No control operation at {path}.")(scope, _replay(b""), send)
+
+
+class WorldsServer(TLSServer):
+    """``Worlds`` served over TLS: what ``rapidata-sim serve`` runs."""
+
+    def __init__(self, worlds: Worlds, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.worlds = worlds
+        super().__init__(worlds, host=host, port=port, data_dir=worlds.data_dir)
+
+    def env(self) -> dict[str, str]:
+        return connection_env(self, self.worlds.default.default_client or {})
+
+    def export_lines(self) -> str:
+        return "".join(f"export {k}={v}\n" for k, v in self.env().items())
+
+    def stop(self) -> None:
+        super().stop()
+        self.worlds.close()
+
+
+async def _read_body(receive: Any) -> bytes:
+    chunks, more = [], True
+    while more:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    return b"".join(chunks)
+
+
+def _replay(body: bytes) -> Any:
+    sent = False
+
+    async def receive() -> dict[str, Any]:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+    return receive
+
+
+def _credentials(authorization: str, body: bytes) -> tuple[str, str] | None:
+    try:
+        form = parse_qs(body.decode(), keep_blank_values=True)
+    except UnicodeDecodeError:
+        form = {}
+    creds = client_credentials(authorization, form)
+    return creds if creds and creds[0] else None
+
+
+async def _json(send: Any, status: int, body: bytes) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]})
+    await send({"type": "http.response.body", "body": body})
