@@ -1,4 +1,4 @@
-"""``rapidata-sim``: serve a world, or watch the signals guide run offline."""
+"""``rapidata-sim``: serve worlds, control a running server, run scenarios, or watch the demo."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 
+from .remote import ENV_FILE
 from .simulator import Simulator
 
 
@@ -39,8 +40,6 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-#: Where ``serve --data-dir`` leaves the lines ``rapidata-sim env`` prints again.
-ENV_FILE = "server.env"
 
 
 def _env(args: argparse.Namespace) -> int:
@@ -51,6 +50,15 @@ def _env(args: argparse.Namespace) -> int:
         return 2
     sys.stdout.write(path.read_text())
     return 0
+
+
+def _remote(args: argparse.Namespace) -> int:
+    from .remote import main as remote_main
+
+    if args.command == "clock" and args.action != "show" and args.value is None:
+        print(f"rapidata-sim clock {args.action}: needs a value", file=sys.stderr)
+        return 2
+    return remote_main(args)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -139,6 +147,21 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--days", type=int, default=3)
     demo.set_defaults(run=_demo)
+    # Control of a running server (the /_sim API), as the credentials in the environment or --data-dir.
+    def remote(name: str, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("--data-dir", help="connect to the server that runs on this data dir")
+        p.set_defaults(run=_remote)
+        return p
+
+    clock = remote("clock", "show the clock, or: clock advance 24h | clock set-speed 3600")
+    clock.add_argument("action", nargs="?", choices=("show", "advance", "set-speed"), default="show")
+    clock.add_argument("value", nargs="?", help="a duration (90s, 30m, 12h, 3d) or a speed")
+    remote("trigger", "trigger a signal now").add_argument("signal_id")
+    remote("outage", "the service is down for a while (catch-up policy applies)").add_argument("duration")
+    remote("events", "the event log as JSON lines").add_argument("--since", type=int, default=0)
+    remote("worlds", "list the server's worlds")
+    remote("reset", "replace your world with a fresh one")
     runner = sub.add_parser("run", help="run scenario files (TOML) and check their expectations")
     runner.add_argument("files", nargs="+", help="scenario files, e.g. scenarios/*.toml")
     runner.set_defaults(run=_run)

@@ -185,6 +185,18 @@ class Simulator:
             self.signals.record("clock.advanced", "clock", to=iso(now))
         return now
 
+    def set_speed(self, speed: float) -> None:
+        """Run the clock at ``speed`` virtual seconds per wall second from now on (0: frozen);
+        events then fire as virtual time reaches them."""
+        with self.store.transaction():
+            self.sync()
+            self.clock.set_speed(speed)
+            self.signals.record("clock.speed", "clock", speed=speed)
+        if speed > 0:
+            self.run_realtime()
+        if self.store.path != ":memory:":
+            self.save_clock()
+
     def next_event_at(self) -> datetime | None:
         """When the next firing, trigger start or job completion happens, if anything is scheduled."""
         at = self.scheduler.next_event_at()

@@ -26,6 +26,10 @@ class Advance(Body):
     to: Optional[str] = None
 
 
+class ClockSpeed(Body):
+    speed: float = Field(ge=0, le=1e7)
+
+
 class Outage(Body):
     seconds: float = Field(gt=0)
 
@@ -85,6 +89,12 @@ def advance(call: Call) -> dict[str, Any]:
         call.sim.advance_to(_not_past(call, "to", b.to, "The clock never goes backwards."))
     else:
         call.sim.advance(timedelta(seconds=b.seconds))
+    return clock(call)
+
+
+def set_speed(call: Call) -> dict[str, Any]:
+    """Virtual seconds per wall second from now on (0 freezes the clock)."""
+    call.sim.set_speed(call.body.speed)
     return clock(call)
 
 
@@ -186,6 +196,7 @@ def routes(sim) -> list[Route]:
     e = lambda fn, **kw: endpoint(sim, fn, **kw)  # noqa: E731
     return [
         Route(f"{PREFIX}/clock", e(clock), methods=["GET"]),
+        Route(f"{PREFIX}/clock", e(set_speed, body=ClockSpeed), methods=["PATCH"]),
         Route(f"{PREFIX}/clock/advance", e(advance, body=Advance), methods=["POST"]),
         Route(f"{PREFIX}/clock/run-until-idle", e(run_until_idle), methods=["POST"]),
         Route(f"{PREFIX}/outage", e(outage, body=Outage), methods=["POST"]),
