@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 import signal as signals
 import sys
 import threading
-from datetime import timedelta
 from pathlib import Path
 
 from .remote import ENV_FILE
-from .simulator import Simulator
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -62,49 +59,13 @@ def _remote(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    """The signals guide, offline: create, trigger, wait, read results, let days pass."""
-    sim = Simulator(seed=args.seed)
-    os.environ.update(sim.env())
-    from . import sdk
+    """The signals guide over two virtual weeks, offline, watched live (``demo.py``)."""
+    from .demo import MIN_DAYS, run
 
-    sdk.quiet_env()  # before the SDK is first imported: it reads its settings then
-    sdk.skip_version_check()
-    sim.drive_sdk_waits()  # the SDK's 5 s polls move virtual time instead of waiting
-    say = print
-    say(f"rapidata-sim demo: a simulated Rapidata on {sim.env()['RAPIDATA_ENVIRONMENT']} (seed {args.seed})")
-    say("Everything below is the real rapidata SDK, unmodified, talking to it.\n")
-    from rapidata import RapidataClient
-
-    client = RapidataClient()
-    audience = client.audience.get_audience_by_id("aud_MU1GZYoESyO")
-    say(f"audience      {audience}")
-    job_definition = client.job.create_compare_job_definition(
-        name="Prompt Alignment Job",
-        instruction="Which image follows the prompt more accurately?",
-        datapoints=[["https://assets.rapidata.ai/flux_book.jpg", "https://assets.rapidata.ai/mj_book.jpg"]],
-        contexts=["A small blue book sitting on a large red book."],
-    )
-    say(f"definition    {job_definition}")
-    signal = client.signals.create_signal(name="Daily prompt alignment", audience=audience,
-                                          job_definition=job_definition, interval_hours=24)
-    say(f"signal        {signal}, next run at {signal.next_run_at:%Y-%m-%d %H:%M} UTC")
-    signal.trigger()
-    job = signal.wait_for_next_job(timeout=60)
-    results = job.get_results()
-    item = results["results"][0]
-    say(f"triggered     {job} -> {job.get_status()}, winner {item['winner']} "
-        f"{item['aggregatedResults']}")
-    say(f"\n{args.days} virtual days pass, one clock step per day...")
-    for _ in range(args.days):
-        sim.advance(timedelta(days=1))
-    for job in signal.get_jobs(page_size=10, sort_descending=False):
-        r = job.get_results()["results"][0]
-        say(f"  {job.id}  {job.get_status():9}  winner {r['winner']}")
-    say(f"\nnext run at   {signal.next_run_at:%Y-%m-%d %H:%M} UTC, last run at {signal.last_run_at:%Y-%m-%d %H:%M} UTC")
-    say("\nEvent log:")
-    sys.stdout.write(sim.event_log())
-    sim.close()
-    return 0
+    if args.days < MIN_DAYS:
+        print(f"rapidata-sim demo: --days must be at least {MIN_DAYS}", file=sys.stderr)
+        return 2
+    return run(days=args.days, seed=args.seed, fast=args.fast)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -143,9 +104,11 @@ def main(argv: list[str] | None = None) -> int:
     env = sub.add_parser("env", help="print the environment lines of the server on a data dir again")
     env.add_argument("--data-dir", required=True)
     env.set_defaults(run=_env)
-    demo = sub.add_parser("demo", help="run the signals guide against an in-process simulator")
+    demo = sub.add_parser("demo", help="watch a daily signal for two virtual weeks, offline, through the real SDK")
     demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--days", type=int, default=3)
+    demo.add_argument("--days", type=int, default=14, help="virtual days to play (at least 5; default 14)")
+    demo.add_argument("--fast", action="store_true",
+                      help="no pauses: on a terminal the demo otherwise takes about 2.5 s a virtual day")
     demo.set_defaults(run=_demo)
     # Control of a running server (the /_sim API), as the credentials in the environment or --data-dir.
     def remote(name: str, help_text: str) -> argparse.ArgumentParser:

@@ -75,3 +75,32 @@ def test_a_fast_clock_fires_without_anyone_asking():
         created = sim.store.get("signals", signal["id"])["created_at"]
         from rapidata_sim.clock import parse_iso
         assert parse_iso(runs[0]["started_at"]) - parse_iso(created) == timedelta(hours=1)  # on the grid
+
+
+def test_demo_tells_the_signals_story_in_plain_lines(tmp_path):
+    """``rapidata-sim demo``, short and without pauses, as a CI log shows it: no terminal, so
+    plain lines; a skipped firing, a manual run, the preference shift, the final table."""
+    import re
+
+    env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE", "COLUMNS")}
+    env.update(HOME=str(tmp_path), HTTPS_PROXY="http://127.0.0.1:9", NO_PROXY="127.0.0.1,localhost")
+    started = time.monotonic()
+    out = subprocess.run([sys.executable, "-m", "rapidata_sim.cli", "demo", "--days", "5", "--fast"],
+                         env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert time.monotonic() - started < 20
+    text = out.stdout
+    assert "\x1b" not in text and "\r" not in text  # not a terminal: no escape codes, no redrawn lines
+    assert out.stderr == ""  # the SDK stays quiet
+    assert re.search(r"SKIPPED +PreviousJobNotFinished: job_\w+ is still running", text), text
+    assert re.search(r"fired +Manual +job_\w+", text), text
+    assert "wait_for_next_job() returned job_" in text
+    assert "preference shift" in text
+    # the final table: a header, a Manual run, a Skipped run with its reason
+    assert re.search(r"day +fired \(UTC\) +source +run status +job / skipped because +B votes +B win rate", text)
+    assert re.search(r"Manual +Completed +job_\w+ +\d+ / 200 +\d+%", text), text
+    assert re.search(r"Scheduled +Skipped +PreviousJobNotFinished", text), text
+    assert re.search(r"fired: 4 scheduled \+ 1 manual; skipped: 1 × PreviousJobNotFinished", text), text
+    before, after = map(int, re.search(r"model-B win rate: (\d+)% over \d+ jobs created before the shift, "
+                                       r"(\d+)% over \d+ jobs after it", text).groups())
+    assert before < 40 < 60 < after, (before, after)
