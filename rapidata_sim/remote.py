@@ -16,8 +16,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 ENV_FILE = "server.env"
 
 
@@ -46,6 +44,8 @@ class Remote:
     """An authenticated HTTPS client of one server, as one set of credentials."""
 
     def __init__(self, settings: dict[str, str]) -> None:
+        import httpx
+
         env = settings["RAPIDATA_ENVIRONMENT"]
         host = env.split("@", 1)[-1]
         self.http = httpx.Client(base_url=f"https://{host}", timeout=30,
@@ -71,6 +71,8 @@ class Remote:
 
 def main(args: Any) -> int:
     """Run one control command (``args`` from the ``rapidata-sim`` parser)."""
+    import httpx
+
     from .scenario import ScenarioError, duration
 
     try:
