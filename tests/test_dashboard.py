@@ -16,7 +16,7 @@ def test_dashboard_shows_runs_including_skipped_and_advances(sim, client):
     assert "/_sim/dashboard/state" in page.text and "/connect/token" in page.text and "data-advance" in page.text
     assert http.get("/_sim/dashboard/state", headers={"Authorization": ""}).status_code == 401
 
-    sim.audiences.configure("global", population=Population(responses_per_hour=2.0))  # ~30 h a job: skips
+    sim.audiences.configure("global", population=Population(responses_per_hour=0.5))  # ~120 h a job: skips
     jd = client.job.create_compare_job_definition(name="pairs", instruction="?", data_type="text",
                                                   responses_per_datapoint=15,
                                                   datapoints=[[f"a {i}", f"b {i}"] for i in range(4)])

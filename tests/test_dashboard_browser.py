@@ -20,7 +20,7 @@ def test_dashboard_shows_a_skipped_run_and_advance_adds_a_firing():
     sim = Simulator(seed=2, clock=Clock.frozen())
     try:
         me = sim.principal()
-        sim.audiences.configure("global", population=Population(responses_per_hour=2.0))  # ~30 h a job
+        sim.audiences.configure("global", population=Population(responses_per_hour=0.5))  # ~120 h a job
         definition = text_definition(sim, name="pairs", datapoints=4, votes=15)
         sim.signals.create(me, name="daily", audience_id="global", job_definition_id=definition["id"],
                            interval_seconds=86400)
