@@ -28,11 +28,20 @@ def contract():
     return Contract.load(Path(os.environ.get("RAPIDATA_SIM_OPENAPI_DIR", SPEC_DIR)))
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "frozen_clock: the test's world starts frozen (deterministic crowd answers)")
+
+
 @pytest.fixture
-def sim(contract):
+def sim(contract, request):
     """A fresh world per test. Every response it serves during the test is checked against the
     real service's OpenAPI specs (with the documented 3.27.1 allow-lists in ``contract.py``)."""
-    world = Simulator(seed=1234)
+    if request.node.get_closest_marker("frozen_clock"):
+        from rapidata_sim import Clock
+
+        world = Simulator(seed=1234, clock=Clock.frozen())  # same instants every run: same answers
+    else:
+        world = Simulator(seed=1234)
     server = world.serve(record=True)
     yield world
     problems = []

@@ -22,6 +22,8 @@ from collections import Counter
 from datetime import datetime
 
 import pytest
+
+pytestmark = pytest.mark.frozen_clock  # same instants every run: the crowd answers the same
 from conftest import https_client
 
 from rapidata_sim.clock import parse_iso
