@@ -22,12 +22,12 @@ from collections import Counter
 from datetime import datetime
 
 import pytest
-
-pytestmark = pytest.mark.frozen_clock  # same instants every run: the crowd answers the same
 from conftest import https_client
 
 from rapidata_sim.clock import parse_iso
 from rapidata_sim.crowd import Prefer
+
+pytestmark = pytest.mark.frozen_clock  # same instants every run: the crowd answers the same
 
 ASSETS = "https://assets.rapidata.ai"
 CAT, DOG, BIRD, FISH = (f"{ASSETS}/{n}.jpg" for n in ("cat", "dog", "bird", "fish"))
