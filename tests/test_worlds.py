@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 from conftest import https_client
@@ -80,3 +83,30 @@ def test_worlds_survive_a_restart(tmp_path):
         assert [s.name for s in srv.client("carol", "carol-secret").signals.find_signals()] == ["carol's"]
     finally:
         srv.stop()
+
+
+CLIENT_PROCESS = '''
+import json, sys
+from rapidata import RapidataClient
+c = RapidataClient()
+if sys.argv[1] == "create":
+    jd = c.job.create_free_text_job_definition(name="mine", instruction="?", datapoints=["t"], data_type="text",
+                                               responses_per_datapoint=1)
+    c.signals.create_signal(name=sys.argv[2], audience="global", job_definition=jd, interval_hours=24)
+print(json.dumps(sorted(s.name for s in c.signals.find_signals())))
+'''
+
+
+def test_two_processes_with_different_credentials_share_one_server(server):
+    def run(creds, *args):
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("RAPIDATA_", "SSL_CERT"))}
+        env.update(server.env())
+        env.update(RAPIDATA_CLIENT_ID=creds[0], RAPIDATA_CLIENT_SECRET=creds[1], RAPIDATA_silent_mode="1")
+        out = subprocess.run([sys.executable, "-c", CLIENT_PROCESS, *args], env=env, capture_output=True,
+                             text=True, timeout=120)
+        assert out.returncode == 0, out.stderr[-2000:]
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    assert run(("erin", "erin-secret"), "create", "erin's") == ["erin's"]
+    assert run(("frank", "frank-secret"), "create", "frank's") == ["frank's"]  # never sees erin's
+    assert run(("erin", "erin-secret"), "list") == ["erin's"]  # the same credentials, the same world
