@@ -75,10 +75,17 @@ def _run(args: argparse.Namespace) -> int:
 
     sdk.quiet_env()
     sdk.skip_version_check()
+    from .remote import RemoteError, connection
+
+    try:
+        server = connection(args.data_dir) if (args.server or args.data_dir) else None
+    except RemoteError as exc:
+        print(f"rapidata-sim run: {exc}", file=sys.stderr)
+        return 2
     failed = 0
     for path in args.files:
         try:
-            outcome = run(Scenario.load(path))
+            outcome = run(Scenario.load(path), server=server)
         except (OSError, ScenarioError) as exc:  # the file is wrong, not an expectation
             print(f"rapidata-sim run: {path}: {exc}", file=sys.stderr)
             return 2
@@ -127,6 +134,9 @@ def main(argv: list[str] | None = None) -> int:
     remote("reset", "replace your world with a fresh one")
     runner = sub.add_parser("run", help="run scenario files (TOML) and check their expectations")
     runner.add_argument("files", nargs="+", help="scenario files, e.g. scenarios/*.toml")
+    runner.add_argument("--server", action="store_true",
+                        help="run in your world on the running server the environment points at (it is reset)")
+    runner.add_argument("--data-dir", help="run on the server that runs on this data dir (implies --server)")
     runner.set_defaults(run=_run)
     args = parser.parse_args(argv)
     return args.run(args)

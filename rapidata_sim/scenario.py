@@ -39,7 +39,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
 
-from .clock import Clock, parse_iso
+from .clock import parse_iso
 from .crowd import Behaviour, Population
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -132,6 +132,11 @@ class Context:
     definitions: dict[str, Any]
     step: dict[str, Any] = field(default_factory=dict)
     home: Path | None = None
+    #: Where the scenario runs (``scenario_worlds``); ``sim`` is None on a running server.
+    world: Any = None
+
+    def for_step(self, step: dict[str, Any]) -> "Context":
+        return Context(self.sim, self.client, self.signals, self.definitions, step, self.home, self.world)
 
 
 @dataclass
@@ -155,21 +160,28 @@ class Outcome:
         return "\n".join(body) + "\n"
 
 
-def run(scenario: Scenario, *, echo: Callable[[str], None] | None = None) -> Outcome:
-    """Build the world, play the timeline through the SDK, check the expectations."""
-    from .simulator import Simulator
+def run(scenario: Scenario, *, echo: Callable[[str], None] | None = None,
+        server: dict[str, str] | None = None) -> Outcome:
+    """Build the world, play the timeline through the SDK, check the expectations.
 
-    world = scenario.world
-    start = parse_iso(world["start"]) if "start" in world else None
-    sim = Simulator(seed=int(world.get("seed", 0)), clock=Clock.frozen(start))
+    In a fresh in-process world, or with ``server`` (connection settings, as
+    ``rapidata_sim.remote.connection`` reads them) in the world of those credentials
+    on a running server, reset to the scenario's seed and start."""
+    from .scenario_worlds import LocalWorld, RemoteWorld
+
+    spec = scenario.world
+    start = parse_iso(spec["start"]) if "start" in spec else None
+    seed = int(spec.get("seed", 0))
+    world = RemoteWorld(server, seed, start) if server is not None else LocalWorld(seed, start)
     outcome = Outcome(scenario)
     try:
-        if world.get("policy"):
-            sim.configure(**world["policy"])
+        if spec.get("policy"):
+            world.configure(**spec["policy"])
         for audience_id, settings in scenario.audiences.items():
-            _configure_audience(sim, audience_id, settings)
-        client = sim.client()
-        ctx = Context(sim, client, {}, {}, home=scenario.path.parent.resolve() if scenario.path else None)
+            _configure_audience(world, audience_id, settings)
+        client = world.client()
+        ctx = Context(world.sim, client, {}, {}, home=scenario.path.parent.resolve() if scenario.path else None,
+                      world=world)
         for name, spec in scenario.definitions.items():
             ctx.definitions[name] = _create_definition(client, name, spec)
         for name, spec in scenario.signals.items():
@@ -177,32 +189,37 @@ def run(scenario: Scenario, *, echo: Callable[[str], None] | None = None) -> Out
                 name=name, audience=spec["audience"], job_definition=ctx.definitions[spec["definition"]],
                 interval_hours=float(spec["interval_hours"]), description=spec.get("description"),
                 revision_number=spec.get("revision"), is_public=bool(spec.get("is_public", False)))
-        seen = sim.store.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+        seen = world.last_event()
         for i, step in enumerate(scenario.timeline):
             try:
                 _act(ctx, step)
             except Exception as exc:  # a timeline ``call`` that fails is a finding, as in expectations
                 if "call" not in step or isinstance(exc, ScenarioError):
                     raise
-                outcome.failures.append(_call_failure(f"timeline[{i}] call {step['call']}", exc))
+                outcome.failures.append(_call_failure(f"timeline[{i}] call {step['call']}", exc, ctx))
             seen = _narrate(ctx, outcome, seen, step, echo)
         for check in scenario.expect:
             _check(ctx, check, outcome)
     finally:
-        sim.close()
+        world.close()
     return outcome
 
 
-def _configure_audience(sim: Any, audience_id: str, settings: dict[str, Any]) -> None:
+def _configure_audience(world: Any, audience_id: str, settings: dict[str, Any]) -> None:
     unknown = set(settings) - {"population", "behaviour", "labeling_seconds"}
     if unknown:
         raise ScenarioError(f"audience {audience_id!r}: unknown settings {sorted(unknown)}")
-    if "population" in settings:
-        sim.audiences.configure(audience_id, population=Population.from_dict(settings["population"]))
-    if "labeling_seconds" in settings:
-        sim.audiences.configure(audience_id, labeling_seconds=settings["labeling_seconds"])
-    if "behaviour" in settings:
-        sim.crowd.behave(audience_id, Behaviour.from_dict(settings["behaviour"]))
+    try:
+        if "population" in settings:
+            Population.from_dict(settings["population"])
+            world.set_population(audience_id, settings["population"])
+        if "labeling_seconds" in settings:
+            world.set_labeling_seconds(audience_id, settings["labeling_seconds"])
+        if "behaviour" in settings:
+            Behaviour.from_dict(settings["behaviour"])
+            world.behave(audience_id, settings["behaviour"])
+    except (TypeError, ValueError) as exc:
+        raise ScenarioError(f"audience {audience_id!r}: {exc}") from None
 
 
 def _datapoints(name: str, spec: dict[str, Any]) -> list[Any]:
@@ -255,13 +272,13 @@ def _signal(ctx: Context, name: str) -> Any:
 
 
 def _act(ctx: Context, step: dict[str, Any]) -> None:
-    sim = ctx.sim
+    world = ctx.world
     action = next(a for a in ACTIONS if a in step)
     target = step[action]
     if action == "advance":
-        sim.advance(duration(target))
+        world.advance(duration(target))
     elif action == "outage":
-        sim.outage(duration(target))
+        world.outage(duration(target))
     elif action == "trigger":
         signal = _signal(ctx, target)
         signal.trigger()
@@ -280,22 +297,21 @@ def _act(ctx: Context, step: dict[str, Any]) -> None:
         definition.save()
     elif action == "behave":
         models = {k: step[k] for k in ("compare", "classify", "free_text") if k in step}
-        parsed = Behaviour.from_dict(models)  # the models named here replace the ones in effect
-        sim.crowd.behave(target, **{k: getattr(parsed, k) for k in models})
+        Behaviour.from_dict(models)  # a bad model fails here; the named ones replace those in effect
+        world.behave(target, models)
     elif action == "population":
-        current = sim.crowd.population(sim.store.get("audiences", target)).to_dict()
-        sim.audiences.configure(target, population=Population.from_dict(
-            {**current, **{k: v for k, v in step.items() if k != "population"}}))
+        changes = {k: v for k, v in step.items() if k != "population"}
+        Population.from_dict(changes)
+        world.set_population(target, changes)
     elif action == "fault":
-        sim.crowd.inject(step["state"], audience_id=target, message=step.get("message"),
-                         after=duration(step.get("after", 0)), at_progress=step.get("at_progress"),
-                         jobs=step.get("jobs"))
+        world.inject(target, step["state"], message=step.get("message"), after=duration(step.get("after", 0)),
+                     at_progress=step.get("at_progress"), jobs=step.get("jobs"))
     elif action == "clear_faults":
-        sim.crowd.clear_faults(target)
+        world.clear_faults(target)
     elif action == "policy":
-        sim.configure(**target)
+        world.configure(**target)
     elif action == "call":
-        _hook(target, ctx.home)(Context(sim, ctx.client, ctx.signals, ctx.definitions, step, ctx.home))
+        _hook(target, ctx.home)(ctx.for_step(step))
 
 
 def _narrate(ctx: Context, outcome: Outcome, seen: int, step: dict[str, Any],
@@ -303,7 +319,7 @@ def _narrate(ctx: Context, outcome: Outcome, seen: int, step: dict[str, Any],
     """The timeline as a person reads it: the step, then what happened because of it."""
     names = {getattr(s, "id", None): n for n, s in ctx.signals.items()}
     lines = [f"> {_describe(step)}"]
-    for event in ctx.sim.events(seen):
+    for event in ctx.world.events(seen):
         seen = event["seq"]
         kind, data, who = event["kind"], event["data"], names.get(event["subject"], event["subject"])
         at = event["at"][:16].replace("T", " ")
@@ -328,8 +344,7 @@ def _narrate(ctx: Context, outcome: Outcome, seen: int, step: dict[str, Any],
 
 
 def _results_note(ctx: Context, job_id: str) -> str:
-    job = ctx.sim.store.get("jobs", job_id)
-    doc = ctx.sim.results.document(job)
+    doc = ctx.world.results(job_id)
     if doc["info"]["type"] == "Compare" and "summary" in doc:
         s = doc["summary"]
         return f": A wins {s['A_wins_total']}, B wins {s['B_wins_total']}"
@@ -345,29 +360,32 @@ def _describe(step: dict[str, Any]) -> str:
 # -- expectations -------------------------------------------------------------------
 
 
-def _call_failure(what: str, exc: Exception) -> str:
+def _call_failure(what: str, exc: Exception, ctx: "Context | None" = None) -> str:
+    if ctx is not None and ctx.sim is None and isinstance(exc, AttributeError):
+        return (f"{what}: this hook reads the simulator (ctx.sim), which a run on a server does not have "
+                f"({exc}); run it in-process")
     if isinstance(exc, AssertionError):
         return f"{what}: expected no failure, observed: {exc or 'AssertionError'}"
     return f"{what}: expected no failure, observed {type(exc).__name__}: {exc}"
 
 
 def _check(ctx: Context, check: dict[str, Any], outcome: Outcome) -> None:
-    sim = ctx.sim
+    world = ctx.world
     label = check.get("signal")
     if "call" in check:
         what = f"call {check['call']}"
         hook = _hook(check["call"], ctx.home)
         try:
-            hook(Context(sim, ctx.client, ctx.signals, ctx.definitions, check, ctx.home))
+            hook(ctx.for_step(check))
         except Exception as exc:  # user code failed or crashed: that is the finding
-            outcome.failures.append(_call_failure(what, exc))
+            outcome.failures.append(_call_failure(what, exc, ctx))
         else:
             outcome.passed.append(what)
         return
     signal = _signal(ctx, label)
-    counters = sim.counters(signal.id)
-    runs = sim.store.select("signal_runs", "signal_id = ?", [signal.id], order_by="started_at, rowid")
-    jobs = [r["audience_job_id"] for r in runs if r["audience_job_id"]]
+    counters = world.counters(signal.id)
+    runs = world.runs(signal.id)
+    jobs = [r["job"] for r in runs if r["job"]]
     observed: dict[str, Callable[[], Any]] = {
         "jobs": lambda: len(signal.get_jobs(page_size=1000)),
         "fired": lambda: counters["fired"]["Scheduled"],
@@ -375,7 +393,7 @@ def _check(ctx: Context, check: dict[str, Any], outcome: Outcome) -> None:
         "skipped": lambda: counters["skipped"],
         "missed": lambda: counters["missed"],
         "statuses": lambda: [r["status"] for r in runs],
-        "job_states": lambda: [sim.store.get("jobs", j)["state"] for j in jobs],
+        "job_states": lambda: [world.job_state(j) for j in jobs],
     }
     for key, get in observed.items():
         if key in check:
@@ -394,7 +412,7 @@ def _check(ctx: Context, check: dict[str, Any], outcome: Outcome) -> None:
             if not jobs or not -len(jobs) <= index < len(jobs):
                 outcome.failures.append(f"{what}: expected a job at index {index}, observed {len(jobs)} jobs")
                 continue
-            doc = sim.results.current(sim.store.get("jobs", jobs[index]))
+            doc = world.results(jobs[index])
             counts: dict[str, int] = {}
             for item in doc["results"]:
                 for k, v in item.get("aggregatedResults", {}).items():

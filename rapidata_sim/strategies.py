@@ -22,6 +22,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition,
 
 from .crowd import Behaviour, Classify, Population, Prefer
 from .scenario import Context, Scenario, _act, _create_definition, _hook
+from .scenario_worlds import LocalWorld
 
 #: Durations as scenarios write them.
 DURATIONS = ["1m", "30m", "1h", "6h", "12h", "23h", "1d", "2d", "3d"]
@@ -152,7 +153,7 @@ class SignalMachine(RuleBasedStateMachine):
             interval_hours=float(spec["interval_hours"]), revision_number=spec.get("revision"))
 
     def context(self, **step: Any) -> Context:
-        return Context(self.sim, self.client, self.signals, self.definitions, step)
+        return Context(self.sim, self.client, self.signals, self.definitions, step, world=LocalWorld.of(self.sim))
 
     def counters(self, name: str = "daily") -> dict[str, Any]:
         return self.sim.counters(self.signals[name].id)

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from .clock import Clock, iso
+from .clock import Clock, iso, parse_iso
 from .http import create_app
 from .http.auth import client_credentials
 from .http.problems import problem
@@ -65,13 +65,19 @@ class Worlds:
         (self.data_dir / "worlds").mkdir(parents=True, exist_ok=True)
         return str(self.data_dir / "worlds" / f"{world_id}.sqlite3")
 
-    def _open(self, world_id: str) -> Simulator:
+    def _open(self, world_id: str, *, seed: int | None = None, start: str | None = None) -> Simulator:
         db = self._db(world_id)
-        if db == ":memory:":
-            sim = Simulator(seed=self.seed, clock=Clock.frozen() if self.speed == 0 else Clock(speed=self.speed))
+        seed = self.seed if seed is None else seed
+        if start is not None:  # a frozen world at a given instant (kept on disk like the others)
+            sim = Simulator(seed=seed, db=db, clock=Clock.frozen(parse_iso(start)))
+            if db != ":memory:":
+                sim.save_clock()
+                sim.clock.on_move(lambda _now: sim.save_clock())
+        elif db == ":memory:":
+            sim = Simulator(seed=seed, clock=Clock.frozen() if self.speed == 0 else Clock(speed=self.speed))
         else:
-            sim = Simulator.open(db, seed=self.seed, speed=self.speed)
-        if self.speed > 0:
+            sim = Simulator.open(db, seed=seed, speed=self.speed)
+        if sim.clock.speed > 0:
             sim.run_realtime()
         self._worlds[world_id] = sim
         self._apps[world_id] = create_app(sim)
@@ -123,9 +129,10 @@ class Worlds:
                     return world_id
             return None
 
-    def reset(self, world_id: str) -> None:
-        """A fresh world in place of ``world_id``: new store and clock, the same seed, clients
-        and tokens (so connected clients carry on)."""
+    def reset(self, world_id: str, *, seed: int | None = None, start: str | None = None) -> None:
+        """A fresh world in place of ``world_id``: new store and clock, the same clients and
+        tokens (so connected clients carry on); the server's seed unless ``seed`` is given, and
+        with ``start`` a clock frozen at that instant (a scenario's world)."""
         with self._lock:
             old = self._worlds[world_id]
             clients = old.store.select("clients")
@@ -138,7 +145,7 @@ class Worlds:
             if db != ":memory:":
                 for suffix in ("", "-wal", "-shm"):
                     Path(db + suffix).unlink(missing_ok=True)
-            sim = self._open(world_id)
+            sim = self._open(world_id, seed=seed, start=start)
             with sim.store.transaction():
                 for table, rows in (("organizations", orgs.values()), ("users", users.values()),
                                     ("clients", clients), ("tokens", tokens)):
@@ -171,11 +178,12 @@ class Worlds:
         token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
         world_id = self.for_token(token) if token else None
         if path.startswith("/_sim/worlds"):
-            await self._control(scope, send, path, world_id)
+            await self._control(scope, receive, send, path, world_id)
             return
         await self._apps[world_id or DEFAULT](scope, receive, send)
 
-    async def _control(self, scope: Any, send: Any, path: str, caller: str | None) -> None:
+    async def _control(self, scope: Any, receive: Any, send: Any, path: str, caller: str | None) -> None:
+        body = await _read_body(receive)
         if caller is None:
             await problem(401, "Unauthorized", "A bearer token of some world is required.")(scope, _replay(b""), send)
             return
@@ -188,8 +196,13 @@ class Worlds:
             if m.group(1) != caller:
                 await problem(403, "Forbidden", "A world can only be reset from inside it.")(scope, _replay(b""), send)
                 return
-            self.reset(caller)
-            await _json(send, 200, json.dumps({"reset": caller}).encode())
+            options = _reset_options(body)
+            if isinstance(options, str):
+                await problem(400, "One or more validation errors occurred.", errors={"body": [options]})(
+                    scope, _replay(b""), send)
+                return
+            self.reset(caller, **options)
+            await _json(send, 200, json.dumps({"reset": caller, **options}).encode())
             return
         await problem(404, "Not Found", f"No control operation at {path}.")(scope, _replay(b""), send)
 
@@ -240,6 +253,26 @@ def _credentials(authorization: str, body: bytes) -> tuple[str, str] | None:
         form = {}
     creds = client_credentials(authorization, form)
     return creds if creds and creds[0] else None
+
+
+def _reset_options(body: bytes) -> dict[str, Any] | str:
+    """``{"seed": int, "start": iso}`` (both optional) from a reset's body, or what is wrong."""
+    if not body.strip():
+        return {}
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return "The body is not valid JSON."
+    if not isinstance(data, dict) or set(data) - {"seed", "start"}:
+        return "The body may hold only 'seed' (an integer) and 'start' (a date-time with an offset)."
+    if "seed" in data and (not isinstance(data["seed"], int) or isinstance(data["seed"], bool)):
+        return "'seed' must be an integer."
+    if "start" in data:
+        try:
+            parse_iso(data["start"])
+        except (TypeError, ValueError):
+            return "'start' must be a date-time with an offset."
+    return {k: data[k] for k in ("seed", "start") if k in data}
 
 
 async def _json(send: Any, status: int, body: bytes) -> None:

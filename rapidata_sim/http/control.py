@@ -47,6 +47,8 @@ class SetBehaviour(Body):
     behaviour: dict[str, Any]
     definition_id: Optional[str] = None
     at: Optional[str] = None
+    #: True: only the models given (compare, classify, free_text) change; the others stay.
+    merge: bool = False
 
 
 class SetPopulation(Body):
@@ -156,8 +158,17 @@ def set_behaviour(call: Call) -> dict[str, Any]:
     at = None if b.at is None else _not_past(call, "at", b.at, "A behaviour change cannot start in the past.")
     if b.definition_id is not None:
         call.sim.definitions.get(b.definition_id, call.who)
-    change = call.sim.crowd.behave(audience["id"], behaviour, definition_id=b.definition_id, at=at)
-    return {"change": change, "audienceId": audience["id"], "behaviour": behaviour.to_dict()}
+    if b.merge:
+        models = {k: getattr(behaviour, k) for k in b.behaviour}
+        change = call.sim.crowd.behave(audience["id"], definition_id=b.definition_id, at=at, **models)
+    else:
+        change = call.sim.crowd.behave(audience["id"], behaviour, definition_id=b.definition_id, at=at)
+    effective = call.sim.crowd.behaviour_for(audience["id"], b.definition_id, iso(at or call.sim.clock.now()))
+    try:
+        shown = effective.to_dict()
+    except TypeError:  # a callable set from Python: not plain data
+        shown = behaviour.to_dict()
+    return {"change": change, "audienceId": audience["id"], "behaviour": shown}
 
 
 def set_population(call: Call) -> dict[str, Any]:
