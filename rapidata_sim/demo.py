@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -188,8 +188,7 @@ class Demo:
                                                      "(existing jobs keep their answers)", B_STYLE)
 
     def set_rate(self, rate: float) -> None:
-        population = self.sim.crowd.population(self.sim.store.get("audiences", AUDIENCE))
-        self.sim.audiences.configure(AUDIENCE, population=replace(population, responses_per_hour=rate))
+        self.sim.audiences.update_population(AUDIENCE, {"responses_per_hour": rate})
 
     # -- the loop ---------------------------------------------------------------------
 

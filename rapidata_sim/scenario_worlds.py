@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .clock import Clock, iso, parse_iso
-from .crowd import Behaviour, Population
+from .crowd import Behaviour
 
 
 class LocalWorld:
@@ -35,16 +35,14 @@ class LocalWorld:
         self.sim.configure(**policy)
 
     def set_population(self, audience_id: str, changes: dict[str, Any]) -> None:
-        current = self.sim.crowd.population(self.sim.store.get("audiences", audience_id)).to_dict()
-        self.sim.audiences.configure(audience_id, population=Population.from_dict({**current, **changes}))
+        self.sim.audiences.update_population(audience_id, changes)
 
     def set_labeling_seconds(self, audience_id: str, seconds: int | None) -> None:
         self.sim.audiences.configure(audience_id, labeling_seconds=seconds)
 
     def behave(self, audience_id: str, models: dict[str, Any]) -> None:
         """The named models (plain dicts) replace the ones in effect; the others stay."""
-        parsed = Behaviour.from_dict(models)
-        self.sim.crowd.behave(audience_id, **{k: getattr(parsed, k) for k in models})
+        self.sim.crowd.behave(audience_id, **Behaviour.models_from_dict(models))
 
     def advance(self, delta: timedelta) -> None:
         self.sim.advance(delta)

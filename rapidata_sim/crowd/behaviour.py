@@ -169,6 +169,13 @@ class Behaviour:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> "Behaviour":
+        """A whole behaviour; kinds not named get their defaults."""
+        return cls(**cls.models_from_dict(data))
+
+    @staticmethod
+    def models_from_dict(data: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Only the models ``data`` names (``{"compare": Prefer(...)}``), checked: what
+        ``Crowd.behave(audience, **models)`` swaps into the behaviour in effect."""
         data = dict(data or {})
         kinds = {"compare": Prefer, "classify": Classify, "free_text": FreeText}
         unknown = set(data) - set(kinds)
@@ -185,7 +192,7 @@ class Behaviour:
                 if name == "free_text" and isinstance(values.get("answers"), list):
                     values["answers"] = tuple(values["answers"])
                 parts[name] = model(**values)
-        return cls(**parts)
+        return parts
 
     def replace(self, **models: Any) -> "Behaviour":
         """This behaviour with some models swapped (``compare=Prefer(...)``)."""

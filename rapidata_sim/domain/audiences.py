@@ -177,6 +177,13 @@ class Audiences(Service):
         row = self.get(audience_id, who)
         return {"users_per_state": self.users_per_state(row), "capacity": row["capacity"]}
 
+    def update_population(self, audience_id: str, changes: dict[str, Any]) -> Population:
+        """Change some of an audience's population settings (the others stay); returns it."""
+        current = self._get_live("audiences", audience_id, "Audience")["population"] or {}
+        population = Population.from_dict({**current, **changes})
+        self.configure(audience_id, population=population)
+        return population
+
     def configure(self, audience_id: str, **changes: Any) -> None:
         """Simulator-side knobs: status, users_per_state, capacity, name, description;
         ``population`` (a ``Population`` or its dict: who answers and how fast);

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..clock import iso, parse_iso
-from ..crowd import Behaviour, Population
+from ..crowd import Behaviour
 from ..errors import SimError, ValidationFailed
 from .inputs import Body
 from .routing import Call, endpoint
@@ -152,32 +152,30 @@ def set_behaviour(call: Call) -> dict[str, Any]:
     b: SetBehaviour = call.body
     audience = call.sim.audiences.get(call.path["audience_id"], call.who)
     try:
-        behaviour = Behaviour.from_dict(b.behaviour)
+        models = Behaviour.models_from_dict(b.behaviour)
     except (TypeError, ValueError) as exc:
         raise ValidationFailed.field("behaviour", str(exc)) from None
     at = None if b.at is None else _not_past(call, "at", b.at, "A behaviour change cannot start in the past.")
     if b.definition_id is not None:
         call.sim.definitions.get(b.definition_id, call.who)
-    if b.merge:
-        models = {k: getattr(behaviour, k) for k in b.behaviour}
-        change = call.sim.crowd.behave(audience["id"], definition_id=b.definition_id, at=at, **models)
-    else:
-        change = call.sim.crowd.behave(audience["id"], behaviour, definition_id=b.definition_id, at=at)
+    # merge: the models given replace those in effect; otherwise they make a whole new behaviour.
+    behaviour = None if b.merge else Behaviour(**models)
+    change = call.sim.crowd.behave(audience["id"], behaviour, definition_id=b.definition_id, at=at,
+                                   **(models if b.merge else {}))
     effective = call.sim.crowd.behaviour_for(audience["id"], b.definition_id, iso(at or call.sim.clock.now()))
     try:
         shown = effective.to_dict()
-    except TypeError:  # a callable set from Python: not plain data
-        shown = behaviour.to_dict()
+    except TypeError:  # the merged-into behaviour holds a callable set from Python: show what was sent
+        shown = Behaviour(**models).to_dict()
     return {"change": change, "audienceId": audience["id"], "behaviour": shown}
 
 
 def set_population(call: Call) -> dict[str, Any]:
     audience = call.sim.audiences.get(call.path["audience_id"], call.who)
     try:
-        population = Population.from_dict({**(audience["population"] or {}), **call.body.population})
+        population = call.sim.audiences.update_population(audience["id"], call.body.population)
     except (TypeError, ValueError) as exc:
         raise ValidationFailed.field("population", str(exc)) from None
-    call.sim.audiences.configure(audience["id"], population=population)
     return {"audienceId": audience["id"], "population": population.to_dict()}
 
 
