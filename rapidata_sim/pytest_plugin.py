@@ -31,7 +31,7 @@ import pytest
 if TYPE_CHECKING:
     from rapidata import RapidataClient
 
-    from .server import Server
+    from .server import SharedServer
     from .simulator import Simulator
 
 SETTINGS = {
@@ -109,57 +109,40 @@ def new_world(settings: WorldSettings) -> "Simulator":
     return sim
 
 
-class _Session:
-    """The session's server and client, made on first use (per xdist worker: per process)."""
-
-    server: "Server | None" = None
-    client: "RapidataClient | None" = None
-
-
 @pytest.fixture(scope="session")
-def _rapidata_sim_session() -> Iterator[_Session]:
-    session = _Session()
-    yield session
-    if session.server is not None:
-        session.server.stop()
+def _rapidata_sim_session() -> Iterator["SharedServer"]:
+    """The session's server and client, made on first use (per xdist worker: per process)."""
+    from .server import SharedServer
+
+    shared = SharedServer()
+    yield shared
+    shared.stop()
 
 
 @pytest.fixture
-def rapidata_sim(request: pytest.FixtureRequest, _rapidata_sim_session: _Session,
+def rapidata_sim(request: pytest.FixtureRequest, _rapidata_sim_session: "SharedServer",
                  monkeypatch: pytest.MonkeyPatch) -> Iterator["Simulator"]:
     """A fresh simulated Rapidata world for this test, served on 127.0.0.1."""
-    from . import autoadvance, sdk
+    from . import sdk
 
     settings = settings_for(request.node)
     request.node._rapidata_sim_settings = settings
     sdk.quiet_env(monkeypatch.setenv)
     sdk.skip_version_check(monkeypatch.setattr)
     sim = new_world(settings)
-    session = _rapidata_sim_session
-    if session.server is None:
-        session.server = sim.serve()
-    else:
-        session.server.attach(sim)
-    sdk.forget_uploads()
-    for key, value in session.server.env().items():
+    server = _rapidata_sim_session.enter(sim)
+    for key, value in server.env().items():
         monkeypatch.setenv(key, value)
-    autoadvance.activate(sim)
     try:
         yield sim
     finally:
-        autoadvance.deactivate(sim)
-        session.server.detach()
-        sim.close()
+        _rapidata_sim_session.leave(sim)
 
 
 @pytest.fixture
-def rapidata_client(rapidata_sim: "Simulator", _rapidata_sim_session: _Session) -> "RapidataClient":
+def rapidata_client(rapidata_sim: "Simulator", _rapidata_sim_session: "SharedServer") -> "RapidataClient":
     """A real ``RapidataClient`` connected to this test's world (one per session, reused)."""
-    session = _rapidata_sim_session
-    if session.client is None:
-        assert session.server is not None
-        session.client = session.server.client()
-    return session.client
+    return _rapidata_sim_session.client()
 
 
 # -- scenario files ---------------------------------------------------------------------

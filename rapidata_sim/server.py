@@ -194,3 +194,48 @@ class Server(TLSServer):
         default = self.sim.default_client or {}
         return super().client(client_id or default.get("id", ""), client_secret or default.get("secret", ""),
                               **kwargs)
+
+
+class SharedServer:
+    """One server and one SDK client for many short-lived worlds, one world at a time.
+
+    A TLS server and an SDK client cost ~200 ms; swapping a fresh world in behind them
+    costs a few. The pytest plugin keeps one per session, the Hypothesis machine one per
+    process. ``enter`` serves a world (and lets the SDK's waits drive its clock),
+    ``leave`` closes it.
+    """
+
+    def __init__(self) -> None:
+        self.server: Server | None = None
+        self._client: "RapidataClient | None" = None
+
+    def enter(self, sim: "Simulator") -> Server:
+        from . import autoadvance, sdk
+
+        if self.server is None:
+            self.server = sim.serve()
+        else:
+            self.server.attach(sim)
+        sdk.forget_uploads()  # the SDK's upload cache is keyed by host:port, which stays
+        autoadvance.activate(sim)
+        return self.server
+
+    def leave(self, sim: "Simulator") -> None:
+        from . import autoadvance
+
+        autoadvance.deactivate(sim)
+        if self.server is not None and self.server.sim is sim:
+            self.server.detach()
+        sim.close()
+
+    def client(self) -> "RapidataClient":
+        """The SDK client, made on first use."""
+        if self._client is None:
+            assert self.server is not None, "enter a world first"
+            self._client = self.server.client()
+        return self._client
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None

@@ -23,6 +23,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition,
 from .crowd import Behaviour, Classify, Population, Prefer
 from .scenario import Context, Scenario, _act, _create_definition, _hook
 from .scenario_worlds import LocalWorld
+from .server import SharedServer
 
 #: Durations as scenarios write them.
 DURATIONS = ["1m", "30m", "1h", "6h", "12h", "23h", "1d", "2d", "3d"]
@@ -93,11 +94,8 @@ def _population_changes(p: Population) -> dict[str, Any]:
 # -- the state machine ------------------------------------------------------------------
 
 
-class _Shared:
-    """One server and one SDK client for every example of every machine in the process."""
-
-    server: Any = None
-    client: Any = None
+#: One server and one SDK client for every example of every machine in the process.
+_SHARED = SharedServer()
 
 
 class SignalMachine(RuleBasedStateMachine):
@@ -122,21 +120,15 @@ class SignalMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        from . import autoadvance, sdk
+        from . import sdk
         from .clock import Clock, parse_iso
         from .simulator import Simulator
 
         sdk.quiet_env()
         sdk.skip_version_check()
         self.sim = Simulator(seed=self.seed, clock=Clock.frozen(parse_iso(self.start)))
-        if _Shared.server is None:
-            _Shared.server = self.sim.serve()
-            _Shared.client = _Shared.server.client()
-        else:
-            _Shared.server.attach(self.sim)
-        sdk.forget_uploads()
-        autoadvance.activate(self.sim)
-        self.client = _Shared.client
+        _SHARED.enter(self.sim)
+        self.client = _SHARED.client()
         self.definitions: dict[str, Any] = {}
         self.signals: dict[str, Any] = {}
         self.timeline: list[dict[str, Any]] = []
@@ -181,15 +173,10 @@ class SignalMachine(RuleBasedStateMachine):
             _hook(target)(self.context())
 
     def teardown(self) -> None:
-        from . import autoadvance
-
         scenario = type(self).last_scenario = self.scenario()
         note("Scenario that replays this example (save it as a .toml file, then "
              "`rapidata-sim run FILE`):\n" + scenario.to_toml())
-        autoadvance.deactivate(self.sim)
-        if _Shared.server is not None and _Shared.server.sim is self.sim:
-            _Shared.server.detach()
-        self.sim.close()
+        _SHARED.leave(self.sim)
 
     # -- rules ------------------------------------------------------------------------
 
