@@ -133,19 +133,21 @@ class Simulator:
     # -- a world kept on disk ----------------------------------------------------------
 
     @classmethod
-    def open(cls, db: str | Path, *, seed: int = 0, speed: float = 1.0, **kwargs: Any) -> "Simulator":
+    def open(cls, db: str | Path, *, seed: int = 0, speed: float = 1.0, start: datetime | None = None,
+             **kwargs: Any) -> "Simulator":
         """A world stored in ``db``, its clock continuing from where it stood when last saved.
 
         A server that follows the wall clock (``speed`` > 0) was down in between: the
         virtual span its downtime stands for is an outage, so the firings it missed are
         recorded and caught up by ``SchedulerConfig.catch_up``. A frozen one (``speed``
-        0) just resumes at the saved instant. A new file starts a new world.
+        0) just resumes at the saved instant. A new file (or ``:memory:``) starts a new
+        world, its clock at ``start`` (default: now, or ``FROZEN_START`` when frozen).
         """
         probe = Store(str(db))
         row = probe.get("meta", "clock")
         probe.conn.close()
         if row is None:
-            clock = Clock(speed=speed) if speed > 0 else Clock.frozen()
+            clock = Clock(start, speed=speed) if speed > 0 else Clock.frozen(start)
             sim = cls(seed=seed, db=str(db), clock=clock, **kwargs)
         else:
             saved = json.loads(row["value"])
@@ -159,7 +161,10 @@ class Simulator:
         return sim
 
     def save_clock(self) -> None:
-        """Remember where the clock stands (and when, in wall time), for ``open`` after a restart."""
+        """Remember where the clock stands (and when, in wall time), for ``open`` after a restart
+        (nothing to remember for a world in memory)."""
+        if self.store.path == ":memory:":
+            return
         value = json.dumps({"virtual": iso(self.clock.now()), "wall": time.time(), "speed": self.clock.speed})
         with self.store.transaction():
             self.store.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('clock', ?)", [value])
@@ -194,8 +199,7 @@ class Simulator:
             self.signals.record("clock.speed", "clock", speed=speed)
         if speed > 0:
             self.run_realtime()
-        if self.store.path != ":memory:":
-            self.save_clock()
+        self.save_clock()
 
     def next_event_at(self) -> datetime | None:
         """When the next firing, trigger start or job completion happens, if anything is scheduled."""
@@ -337,8 +341,7 @@ class Simulator:
                     if self._closing.wait(wait):
                         return
                     self.sync()
-                    if self.store.path != ":memory:":
-                        self.save_clock()  # at most ~1 s stale if the process is killed
+                    self.save_clock()  # at most ~1 s stale if the process is killed
             self._realtime = threading.Thread(target=loop, name="rapidata-sim realtime", daemon=True)
             self._realtime.start()
         return self._realtime
@@ -353,8 +356,7 @@ class Simulator:
         if self._server is not None:
             self._server.stop()
             self._server = None
-        if self.store.path != ":memory:":
-            self.save_clock()
+        self.save_clock()
         self.store.conn.close()
 
     def __enter__(self) -> "Simulator":

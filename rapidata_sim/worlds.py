@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from .clock import Clock, iso, parse_iso
+from .clock import iso, parse_iso
 from .http import create_app
 from .http.auth import client_credentials
 from .http.problems import problem
@@ -68,15 +68,9 @@ class Worlds:
     def _open(self, world_id: str, *, seed: int | None = None, start: str | None = None) -> Simulator:
         db = self._db(world_id)
         seed = self.seed if seed is None else seed
-        if start is not None:  # a frozen world at a given instant (kept on disk like the others)
-            sim = Simulator(seed=seed, db=db, clock=Clock.frozen(parse_iso(start)))
-            if db != ":memory:":
-                sim.save_clock()
-                sim.clock.on_move(lambda _now: sim.save_clock())
-        elif db == ":memory:":
-            sim = Simulator(seed=seed, clock=Clock.frozen() if self.speed == 0 else Clock(speed=self.speed))
-        else:
-            sim = Simulator.open(db, seed=seed, speed=self.speed)
+        # With ``start``: a world frozen at that instant (a scenario's), kept like the others.
+        sim = Simulator.open(db, seed=seed, speed=0 if start else self.speed,
+                             start=parse_iso(start) if start else None)
         if sim.clock.speed > 0:
             sim.run_realtime()
         self._worlds[world_id] = sim
