@@ -67,7 +67,7 @@ class Crowd(Service):
             row = self.store.insert("behaviours", {
                 "audience_id": audience_id, "definition_id": definition_id, "from_at": iso(at),
                 "spec": spec, "created_at": iso(now)})
-            seq = self.store.conn.execute("SELECT MAX(rowid) FROM behaviours").fetchone()[0]
+            seq = row["id"]
             self._behaviours[seq] = behaviour
             self.record("crowd.behaviour", audience_id, at=iso(now), change=seq, starts=row["from_at"],
                         definition=definition_id, spec=spec)
@@ -130,7 +130,8 @@ class Crowd(Service):
             self.store.conn.execute("DELETE FROM faults WHERE audience_id = ?", [audience_id])
             self.record("crowd.faults_cleared", audience_id)
 
-    def _take_fault(self, audience_id: str) -> dict[str, Any] | None:
+    def take_fault(self, audience_id: str) -> dict[str, Any] | None:
+        """The fault rule a new job on this audience gets, if any (counting it down)."""
         rows = self.store.select("faults", "audience_id = ? AND (remaining IS NULL OR remaining > 0)",
                                  [audience_id], order_by="rowid", limit=1)
         if not rows:
@@ -187,7 +188,12 @@ class Crowd(Service):
 
     @staticmethod
     def rate(plan: dict[str, Any]) -> Rate:
-        return Rate.from_dict({"hourly": None, "funnel": None, **plan["rate"]})
+        return Rate.from_dict(plan["rate"])
+
+    def checkpoint(self, plan: dict[str, Any], at: str) -> dict[str, Any]:
+        """``plan`` (a running job's) with the work done up to ``at`` banked and counting from there."""
+        done = plan.get("done", 0.0) + self.rate(plan).work(parse_iso(plan["since"]), parse_iso(at))
+        return {**plan, "done": done, "since": at}
 
     def done(self, job: dict[str, Any], now: datetime) -> float:
         """Fraction of the job's work its crowd has delivered at ``now``."""
@@ -211,19 +217,15 @@ class Crowd(Service):
             return since + timedelta(seconds=plan["fixed"])
         return self.rate(plan).finish(since, left)
 
-    def fault_for(self, audience_id: str) -> dict[str, Any] | None:
-        return self._take_fault(audience_id)
-
-
-def fault_instant(crowd: Crowd, plan: dict[str, Any], fault: dict[str, Any], start: datetime,
-                  finish: datetime | None) -> datetime | None:
-    """When ``fault`` strikes a job planned from ``start`` (None: never, it finishes first)."""
-    if fault.get("at_progress") is not None:
-        left = (plan.get("work") or 0.0) * fault["at_progress"] - plan.get("done", 0.0)
-        when = crowd.rate(plan).finish(start, max(0.0, left)) if left > 0 else start
-    else:
-        when = start + timedelta(seconds=fault.get("after") or 0)
-    if when is None or (finish is not None and when > finish):
-        return None
-    return when
+    def fault_instant(self, plan: dict[str, Any], fault: dict[str, Any], start: datetime,
+                      finish: datetime | None) -> datetime | None:
+        """When ``fault`` strikes a job planned from ``start`` (None: never, it finishes first)."""
+        if fault.get("at_progress") is not None:
+            left = (plan.get("work") or 0.0) * fault["at_progress"] - plan.get("done", 0.0)
+            when = self.rate(plan).finish(start, max(0.0, left)) if left > 0 else start
+        else:
+            when = start + timedelta(seconds=fault.get("after") or 0)
+        if when is None or (finish is not None and when > finish):
+            return None
+        return when
 

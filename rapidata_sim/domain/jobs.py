@@ -13,7 +13,6 @@ from ..clock import iso, parse_iso
 from ..errors import NotFound, SimError, ValidationFailed
 from ..querying import ListSpec, Page, Query
 from .base import Principal, Service
-from .crowd import fault_instant
 
 JOB_LIST = ListSpec(
     filters={
@@ -74,9 +73,9 @@ class Jobs(Service):
         plan = crowd.plan(definition, revision, audience, at=at)
         start = parse_iso(at)
         due = crowd.finish_at(plan, start)
-        fault = crowd.fault_for(audience["id"])
+        fault = crowd.take_fault(audience["id"])
         if fault is not None:
-            when = fault_instant(crowd, plan, fault, start, due)
+            when = crowd.fault_instant(plan, fault, start, due)
             if when is not None:
                 plan["fault"] = {"state": fault["state"], "message": fault["message"], "at": iso(when)}
                 due = when
@@ -105,11 +104,8 @@ class Jobs(Service):
 
     def _halt(self, job: dict[str, Any], state: str, at: str, *, message: str | None = None) -> None:
         """Stop a running job in ``state`` at ``at``, keeping the work done so far (in the dict)."""
-        plan = dict(job["plan"])
-        if job["state"] == "Running":
-            plan["done"] = plan.get("done", 0.0) + self.sim.crowd.rate(plan).work(parse_iso(plan["since"]),
-                                                                                  parse_iso(at))
-        plan["since"] = at
+        running = job["state"] == "Running"
+        plan = self.sim.crowd.checkpoint(job["plan"], at) if running else dict(job["plan"], since=at)
         plan.pop("fault", None)
         job.update(state=state, plan=plan, completes_at=None)
         if state == "Failed":
@@ -196,14 +192,12 @@ class Jobs(Service):
         if job["state"] != "Running":
             raise SimError(f"Job '{job['id']}' is {job['state']}; only a running job can be made to fail.")
         now = self.clock.now()
-        # Checkpoint the work done so far, so at_progress counts from the job's true progress.
-        plan = dict(job["plan"])
-        plan["done"] = plan.get("done", 0.0) + self.sim.crowd.rate(plan).work(parse_iso(plan["since"]), now)
-        plan["since"] = iso(now)
+        # Bank the work done so far, so at_progress counts from the job's true progress.
+        plan = self.sim.crowd.checkpoint(job["plan"], iso(now))
         plan.pop("fixed", None)
         job["plan"] = plan
         finish = parse_iso(job["completes_at"]) if job["completes_at"] else None
-        when = fault_instant(self.sim.crowd, plan, fault, now, finish)
+        when = self.sim.crowd.fault_instant(plan, fault, now, finish)
         if when is None:
             self.store.update("jobs", job["id"], {"plan": plan})
             return
