@@ -8,6 +8,7 @@ and start, driven through ``/_sim``). The SDK client is real in both.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -142,8 +143,6 @@ class RemoteWorld:
         self.remote.call("DELETE", f"/_sim/audiences/{audience_id}/faults")
 
     def events(self, since: int) -> list[dict[str, Any]]:
-        import json
-
         text = self.remote.call("GET", f"/_sim/events?since={since}") or ""
         return [json.loads(line) for line in text.splitlines()]
 
@@ -165,8 +164,6 @@ class RemoteWorld:
     def results(self, job_id: str) -> dict[str, Any]:
         job = self.remote.call("GET", f"/job/{job_id}")
         if job["state"] in ("Completed", "Failed"):
-            import json
-
             return json.loads(self.remote.http.get(f"/job/{job_id}/download-results").content)
         download = self.remote.call("POST", f"/pipeline/{job['pipelineId']}/preliminary-download", {"sendEmail": False})
         return self.remote.call("GET", f"/pipeline/preliminary-download/{download['downloadId']}")
