@@ -76,7 +76,7 @@ class TLSServer:
                  data_dir: str | Path | None = None) -> None:
         self.host = host
         self._tmp = None if data_dir else tempfile.TemporaryDirectory(prefix="rapidata-sim-")
-        self.data_dir = Path(data_dir) if data_dir else Path(self._tmp.name)
+        self.data_dir = Path(data_dir).resolve() if data_dir else Path(self._tmp.name)
         self.certs = Certificates(self.data_dir)
         self._socket = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

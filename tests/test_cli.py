@@ -11,8 +11,9 @@ import time
 
 def test_serve_prints_export_lines_that_connect_the_sdk(tmp_path):
     data_dir = tmp_path / "sim-data"
+    # A relative --data-dir, as the README shows it; the printed lines must work from anywhere.
     proc = subprocess.Popen([sys.executable, "-m", "rapidata_sim.cli", "serve", "--port", "0",
-                             "--data-dir", str(data_dir), "--seed", "3"],
+                             "--data-dir", "sim-data", "--seed", "3"], cwd=tmp_path,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         env = {}
@@ -23,7 +24,8 @@ def test_serve_prints_export_lines_that_connect_the_sdk(tmp_path):
             key, _, value = line[len("export "):].strip().partition("=")
             env[key] = value
         assert env["RAPIDATA_ENVIRONMENT"].startswith("sim@127.0.0.1:")
-        assert os.path.exists(env["SSL_CERT_FILE"]) and env["SSL_CERT_FILE"].startswith(str(data_dir))
+        assert os.path.isabs(env["SSL_CERT_FILE"]) and env["SSL_CERT_FILE"].startswith(str(data_dir.resolve()))
+        assert os.path.exists(env["SSL_CERT_FILE"])
         code = (
             "from rapidata import RapidataClient\n"
             "c = RapidataClient()\n"
@@ -31,7 +33,7 @@ def test_serve_prints_export_lines_that_connect_the_sdk(tmp_path):
         )
         child_env = {**os.environ, **env, "HOME": str(tmp_path), "RAPIDATA_silent_mode": "1"}
         out = subprocess.run([sys.executable, "-c", code], env=child_env, capture_output=True, text=True,
-                             timeout=120)
+                             timeout=120, cwd="/")
         assert out.returncode == 0, out.stderr[-2000:]
         assert out.stdout.strip().splitlines()[-1] == "Alignment"
     finally:
