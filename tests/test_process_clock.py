@@ -7,6 +7,9 @@ from datetime import datetime, timedelta, timezone
 
 
 def test_user_code_sees_virtual_time(sim, client):
+    # An hour per job: the triggered job is surely still running when the test looks (a 1-vote job
+    # at the default crowd's rate can finish within the wall-clock milliseconds the test takes).
+    sim.audiences.configure("global", labeling_seconds=3600)
     definition = client.job.create_free_text_job_definition(name="x", instruction="?", datapoints=["t"],
                                                             data_type="text", responses_per_datapoint=1)
     signal = client.signals.create_signal(name="6-hourly", audience="global", job_definition=definition,

@@ -79,6 +79,7 @@ def test_pause_resume_update_delete(client, sim, definition):
 
 
 def test_trigger_fires_once_off_the_grid(client, sim, definition):
+    sim.audiences.configure("global", labeling_seconds=3600)  # so the new job is surely still running
     signal = client.signals.create_signal(name="daily", audience="global", job_definition=definition,
                                           interval_hours=24)
     grid = signal.next_run_at
