@@ -20,6 +20,9 @@ import sqlite_utils
 
 S, I, F, B, J = str, int, float, bool, "json"
 
+#: One encoder for every JSON column (``json.dumps`` with options builds a new one per call).
+_to_json = json.JSONEncoder(separators=(",", ":")).encode
+
 # table -> (primary key, {column: kind})
 SCHEMA: dict[str, tuple[str | tuple[str, ...], dict[str, Any]]] = {
     "organizations": ("id", {"id": S, "name": S, "created_at": S}),
@@ -117,6 +120,8 @@ class Store:
         self.db = sqlite_utils.Database(self.conn)
         self._lock = threading.RLock()
         self._depth = 0
+        #: The thread inside the outermost transaction, if any: its writes need no new one.
+        self._owner: int | None = None
         self._kinds = {table: cols for table, (_, cols) in SCHEMA.items()}
         self._pks = {table: pk for table, (pk, _) in SCHEMA.items()}
         self._insert_cache: dict[str, tuple[str, list[str]]] = {}
@@ -146,18 +151,29 @@ class Store:
             outer = self._depth == 0
             if outer:
                 self.conn.execute("BEGIN IMMEDIATE")
+                self._owner = threading.get_ident()
             self._depth += 1
             try:
                 yield self
             except BaseException:
                 self._depth -= 1
                 if outer:
+                    self._owner = None
                     self.conn.execute("ROLLBACK")
                 raise
             else:
                 self._depth -= 1
                 if outer:
+                    self._owner = None
                     self.conn.execute("COMMIT")
+
+    def _write(self, sql: str, params: list[Any]) -> sqlite3.Cursor:
+        """Execute one write: inside the caller's transaction if this thread holds one
+        (the scheduler's hot path: no lock or context manager per row), else in its own."""
+        if self._owner == threading.get_ident():
+            return self.conn.execute(sql, params)
+        with self.transaction():
+            return self.conn.execute(sql, params)
 
     # -- row codec ----------------------------------------------------------------
 
@@ -169,7 +185,7 @@ class Store:
             if value is None:
                 out[key] = None
             elif kind == J:
-                out[key] = json.dumps(value, separators=(",", ":"), sort_keys=False)
+                out[key] = _to_json(value)
             elif kind is B:
                 out[key] = 1 if value else 0
             else:
@@ -191,23 +207,26 @@ class Store:
 
     # -- CRUD ---------------------------------------------------------------------
 
-    def _insert_sql(self, table: str) -> tuple[str, list[str]]:
+    def _insert_sql(self, table: str) -> tuple[str, list[tuple[str, Any]]]:
         cached = self._insert_cache.get(table)
         if cached is None:
-            cols = [c for c in self._kinds[table] if c != AUTO_KEYS.get(table)]
-            sql = f"INSERT INTO [{table}] ({', '.join(f'[{c}]' for c in cols)}) VALUES ({', '.join('?' * len(cols))})"
+            cols = [(c, k) for c, k in self._kinds[table].items() if c != AUTO_KEYS.get(table)]
+            names = ", ".join(f"[{c}]" for c, _ in cols)
+            sql = f"INSERT INTO [{table}] ({names}) VALUES ({', '.join('?' * len(cols))})"
             cached = self._insert_cache[table] = (sql, cols)
         return cached
 
     def insert(self, table: str, row: dict[str, Any]) -> dict[str, Any]:
-        unknown = row.keys() - self._kinds[table].keys()
+        kinds = self._kinds[table]
+        unknown = row.keys() - kinds.keys()
         if unknown:
             raise KeyError(f"{table} has no column(s) {sorted(unknown)}")
         sql, cols = self._insert_sql(table)
-        full = {name: row.get(name) for name in self._kinds[table]}
-        encoded = self._encode(table, {c: full[c] for c in cols})
-        with self.transaction():
-            cur = self.conn.execute(sql, list(encoded.values()))
+        full = dict.fromkeys(kinds)
+        full.update(row)
+        values = [None if (v := full[c]) is None else _to_json(v) if k == J else (1 if v else 0) if k is B else v
+                  for c, k in cols]
+        cur = self._write(sql, values)
         if table in AUTO_KEYS:
             full[AUTO_KEYS[table]] = cur.lastrowid
         return full
@@ -229,8 +248,7 @@ class Store:
         encoded = self._encode(table, changes)
         where, params = self._key_where(table, key)
         sets = ", ".join(f"[{c}] = ?" for c in encoded)
-        with self.transaction():
-            self.conn.execute(f"UPDATE [{table}] SET {sets} WHERE {where}", list(encoded.values()) + params)
+        self._write(f"UPDATE [{table}] SET {sets} WHERE {where}", list(encoded.values()) + params)
 
     def select(
         self,
