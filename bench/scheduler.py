@@ -555,6 +555,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"profiling {fmt_duration(args.profile_span)}…", flush=True)
     prof = run_profile(args.signals, args.interval, args.profile_span, args.step, top=args.top)
 
+    print("storage floor…", flush=True)
+    floor = run_storage_floor(args.signals, args.interval)
+    floor["ratio_over_bare"] = floor["us_per_firing"] / (lock["wall_s"] / lock["events"] * 1e6)
+
     # -- report ---------------------------------------------------------------------------
     problems = sim["problems"] + idle["problems"]
     print(f"\n1. Throughput: {args.signals} signals × {fmt_duration(args.interval)}, span {span_label}, "
@@ -622,6 +626,13 @@ def main(argv: list[str] | None = None) -> int:
     for label, a in prof["areas"].items():
         print(f"  {a['share'] * 100:>6.1f}%  {label}")
 
+    print(f"\n4. Storage floor: the {floor['rows_per_firing']} rows one firing writes "
+          f"({', '.join(floor['tables'])}), bulk-inserted {floor['firings']:,} times with executemany\n")
+    print(f"  {floor['us_per_firing']:.2f} µs per firing = {floor['ratio_over_bare']:.0f}× the bare loop's "
+          f"µs/event, before any scheduling logic")
+    print(f"  (any design that stores every firing as rows when it happens costs at least this; "
+          f"≤ {TARGET_RATIO:.0f}× needs firings that are not written row by row as they happen)")
+
     wall = time.perf_counter() - wall0
     print(f"\nwhole bench {wall:.1f} s (simulator span {sim['wall_s']:.1f} s)")
     doc = {
@@ -642,10 +653,50 @@ def main(argv: list[str] | None = None) -> int:
         },
         "idle": idle,
         "profile": prof,
+        "storage_floor": floor,
         "wall_seconds": wall,
         "problems": problems,
     }
     return B.finish(args.out, doc, problems, compare_previous)
+
+
+def run_storage_floor(n_signals: int, interval: timedelta, firings: int = 20_000) -> dict[str, Any]:
+    """The rows one firing writes (its run, its job, its events), bulk-inserted ``firings`` times
+    into a fresh store with the same schema and indexes: ``executemany`` of ready-made tuples,
+    no scheduling, no Python per row beyond the tuple. A lower bound on what any design that
+    stores every firing as rows at the moment it happens can cost."""
+    from rapidata_sim.store import Store
+
+    sim, _ = build_world(n_signals, interval)
+    try:
+        sim.advance(interval)
+        run = sim.store.select("signal_runs", order_by="rowid DESC", limit=1)[0]
+        job = sim.store.get("jobs", run["audience_job_id"])
+        events = [e for e in sim.store.select("events", order_by="seq DESC", limit=8)
+                  if e["subject"] in (run["signal_id"], job["id"])]
+    finally:
+        sim.close()
+    target = Store()
+    tables: list[tuple[str, str, list[tuple]]] = []
+    for table, row in [("signal_runs", run), ("jobs", job)] + [("events", e) for e in events]:
+        sql, cols = target._insert_sql(table)
+        one = target._encode(table, {c: row.get(c) for c, _ in cols})
+        rows = []
+        for i in range(firings):
+            values = list(one.values())
+            if table != "events":
+                values[0] = f"{values[0]}_{i}"  # a distinct primary key per firing
+            rows.append(tuple(values))
+        tables.append((table, sql, rows))
+    gc.collect()
+    t0 = time.perf_counter()
+    with target.transaction():
+        for _, sql, rows in tables:
+            target.conn.executemany(sql, rows)
+    wall = time.perf_counter() - t0
+    target.conn.close()
+    return {"firings": firings, "rows_per_firing": len(tables), "wall_s": wall,
+            "us_per_firing": wall / firings * 1e6, "tables": [t for t, _, _ in tables]}
 
 
 def _kinds(counts: dict[str, int]) -> str:
