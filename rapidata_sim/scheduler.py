@@ -83,6 +83,9 @@ class Scheduler:
         # rows the scheduler reads and writes itself; it updates the cached dicts as it writes.
         self._rows: dict[tuple, Any] = {}
         self.rebuild()
+        # A rolled-back transaction may have undone firings whose queue entries were already
+        # popped (the grid's next point pushed, the row back at the old one): start again from rows.
+        self.store.on_rollback.append(self.rebuild)
 
     # -- the queue ----------------------------------------------------------------
 

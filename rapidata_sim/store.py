@@ -14,7 +14,7 @@ import json
 import sqlite3
 import threading
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import sqlite_utils
 
@@ -122,6 +122,8 @@ class Store:
         self._depth = 0
         #: The thread inside the outermost transaction, if any: its writes need no new one.
         self._owner: int | None = None
+        #: Called after a rollback, for in-memory state derived from rows (the scheduler's queue).
+        self.on_rollback: list[Callable[[], None]] = []
         self._kinds = {table: cols for table, (_, cols) in SCHEMA.items()}
         self._pks = {table: pk for table, (pk, _) in SCHEMA.items()}
         self._insert_cache: dict[str, tuple[str, list[str]]] = {}
@@ -160,6 +162,8 @@ class Store:
                 if outer:
                     self._owner = None
                     self.conn.execute("ROLLBACK")
+                    for hook in self.on_rollback:
+                        hook()
                 raise
             else:
                 self._depth -= 1

@@ -155,3 +155,19 @@ def test_same_seed_same_bytes_through_the_sdk(tmp_path):
     first = sdk_scenario(tmp_path, 21)
     assert first == sdk_scenario(tmp_path, 21)
     assert "signal.skipped" in first and "outage.ended" in first
+
+
+def test_a_rolled_back_catch_up_does_not_stop_the_grid():
+    """A request that catches the world up and then fails rolls its firings back; the queue
+    must not stay past them (the signal would never fire again)."""
+    sim, signal = build(labeling_seconds=60)
+    sim.clock.advance(timedelta(hours=2))  # two grid points due, not yet processed
+    with pytest.raises(RuntimeError):
+        with sim.store.transaction():
+            sim.scheduler.sync()
+            assert len(runs(sim, signal["id"])) == 2
+            raise RuntimeError("the handler failed")
+    assert runs(sim, signal["id"]) == []  # rolled back with the request
+    sim.advance(timedelta(hours=1))
+    assert [r["started_at"] for r in runs(sim, signal["id"])] == [
+        "2026-01-01T01:00:00.000000Z", "2026-01-01T02:00:00.000000Z", "2026-01-01T03:00:00.000000Z"]
