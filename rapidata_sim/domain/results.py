@@ -63,6 +63,8 @@ class Results(Service):
         if kind == "Compare":
             for dp in datapoints:
                 pair = [self._asset(a) for a in self._main_assets(dp)][:2]
+                if len(pair) < 2:  # not a pair (the dataset was built by hand): nothing to compare
+                    continue
                 yield dp, crowd.compare(dp["id"], pair[0], pair[1], [n for n, _ in pair])
         elif kind == "Classify":
             for dp in datapoints:

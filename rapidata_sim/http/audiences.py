@@ -56,7 +56,7 @@ def user_metrics(call: Call) -> dict:
 
 def _check_filters(filters: list | None, field: str = "filters") -> None:
     for i, f in enumerate(filters or []):
-        if not isinstance(f, dict) or f.get("_t") not in FILTER_KINDS:
+        if not isinstance(f, dict) or not isinstance(f.get("_t"), str) or f["_t"] not in FILTER_KINDS:
             raise ValidationFailed.field(f"{field}[{i}]", f"'_t' must be one of {sorted(FILTER_KINDS)}.")
 
 
@@ -98,10 +98,28 @@ def add_example(call: Call) -> dict:
     return {"recalculationId": None}
 
 
+def _asset_out(asset: Any) -> dict[str, Any]:
+    """An ``IAssetInput`` as stored -> the ``IAsset`` the service lists (``TextAsset``, ``FileAsset``, …)."""
+    kind = asset.get("_t") if isinstance(asset, dict) else None
+    if kind == "MultiAssetInput":
+        parts = [_asset_out(a) for a in asset.get("assets") or []]
+        return {"_t": "MultiAsset", "assets": parts, "metadata": {},
+                "identifier": "|".join(p["identifier"] for p in parts)}
+    if kind == "TextAssetInput" and isinstance(asset.get("text"), str):
+        return {"_t": "TextAsset", "text": asset["text"], "metadata": {}, "identifier": asset["text"]}
+    name = next((asset[k] for k in ("name", "url", "fileName") if isinstance(asset.get(k), str)), None) \
+        if kind else None
+    if name is not None:
+        return {"_t": "FileAsset", "fileName": name, "metadata": {}, "identifier": name}
+    return {"_t": "NullAsset", "metadata": {}, "identifier": ""}
+
+
 def example_out(row: dict[str, Any]) -> dict[str, Any]:
-    asset = row["asset"] or {}
-    return {"id": row["id"], "rapidId": None, "asset": asset, "payload": row["payload"], "truth": row["truth"],
-            "correctCount": 0, "incorrectCount": 0, "explanation": row["explanation"]}
+    out = {"id": row["id"], "rapidId": None, "asset": _asset_out(row["asset"]), "payload": row["payload"],
+           "correctCount": 0, "incorrectCount": 0, "explanation": row["explanation"]}
+    if row["truth"] is not None:  # IExampleTruth is not nullable: absent when none was given
+        out["truth"] = row["truth"]
+    return out
 
 
 def examples(call: Call) -> dict:
