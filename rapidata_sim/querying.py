@@ -112,9 +112,12 @@ def _like_escape(text: str) -> str:
 def _coerce(kind: Kind, raw: str) -> Any:
     if kind == "int":
         try:
-            return int(raw)
+            value = int(raw)
         except ValueError:
-            raise ValueError(f"'{raw}' is not a valid integer.") from None
+            value = None
+        if value is None or not -2**63 <= value < 2**63:  # beyond SQLite's integers
+            raise ValueError(f"'{raw[:100]}' is not a valid integer.")
+        return value
     if kind == "bool":
         if raw.lower() not in ("true", "false"):
             raise ValueError(f"'{raw}' is not a valid boolean.")

@@ -44,6 +44,9 @@ def fixtures_dir() -> Path:
 @dataclass
 class SimConfig:
     token_lifetime_seconds: int = 3600
+    #: Largest request body (JSON or multipart upload) the HTTP layer accepts, in bytes; a larger
+    #: one gets 413 problem+json naming this limit. Default 32 MiB.
+    max_body_bytes: int = 32 * 1024 * 1024
     assets_base_url: str = "https://assets.rapidata.ai"
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
 
@@ -153,9 +156,11 @@ class Simulator:
             saved = json.loads(row["value"])
             sim = cls(seed=seed, db=str(db), clock=Clock.frozen(parse_iso(saved["virtual"])), **kwargs)
             down = max(0.0, time.time() - saved["wall"]) * speed
-            if down > 0:
-                sim.outage(timedelta(seconds=down))
-            sim.clock.set_speed(speed)
+            with sim.store.transaction():  # one commit: the downtime's outage and the clock it moved
+                if down > 0:
+                    sim.outage(timedelta(seconds=down))
+                sim.clock.set_speed(speed)
+                sim.save_clock()
         sim.save_clock()
         sim.clock.on_move(lambda _now: sim.save_clock())
         return sim
@@ -227,7 +232,8 @@ class Simulator:
     def outage(self, delta: timedelta | None = None, **units: float) -> dict[str, list[str]]:
         """The service is down for a while: firings in it are missed, then caught up per
         ``SchedulerConfig.catch_up``. Returns the missed grid points per signal."""
-        return self.scheduler.outage((delta or timedelta()) + timedelta(**units))
+        with self.store.transaction():  # one commit: never an outage.started without its end
+            return self.scheduler.outage((delta or timedelta()) + timedelta(**units))
 
     def configure(self, **policy: Any) -> None:
         """Change policies: ``overlap``, ``trigger_overlap``, ``paused``, ``catch_up``,

@@ -63,6 +63,7 @@ Allow-lists (cite these constants, not this prose):
       nothing to estimate yet, or results asked for before the job finished.
     - 413 (every operation): request body over the size limit.
     - 405 (every operation): method not allowed on a known path.
+    - 415 (every operation): a body in a media type the route does not take.
 
 ``SPEC_PATCHES`` — in-memory corrections applied to the loaded specs, where the snapshot is wrong
 about what the service sends or older than 3.27.1 (found by running the SDK flows and comparing
@@ -136,6 +137,7 @@ EXTRA_STATUSES: dict[int, ExtraStatus] = {
     ),
     413: ExtraStatus("Request body over the size limit."),
     405: ExtraStatus("Method not allowed on a known path."),
+    415: ExtraStatus("Request body in a media type the route does not take (not JSON; not multipart for uploads)."),
 }
 
 

@@ -98,6 +98,9 @@ class Datasets(Service):
     def upload_file(self, who: Principal, original_name: str, size: int, content_type: str | None) -> dict[str, Any]:
         if not original_name:
             raise ValidationFailed.field("file", "A file part named 'file' is required.")
+        if "/" in original_name or "\\" in original_name or original_name.strip(". ") == "" \
+                or "/" in unquote(original_name) or "\\" in unquote(original_name) or "\x00" in original_name:
+            raise ValidationFailed.field("file", f"'{original_name[:100]}' is not a plain file name.")
         row = self.store.insert("assets", {
             "file_name": self.ids.derived_file_name("file", original_name, size, extension=_extension(original_name)),
             "original_name": posixpath.basename(original_name),

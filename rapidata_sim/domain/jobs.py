@@ -52,7 +52,9 @@ class Jobs(Service):
             revision = self.store.get("revisions", (definition_id, number))
             if revision is None:
                 errors["revisionNumber"] = [f"Revision {number} of job definition '{definition_id}' was not found."]
-        if preceding_job_id is not None and self.store.get("jobs", preceding_job_id) is None:
+        preceding = self.store.get("jobs", preceding_job_id) if preceding_job_id is not None else None
+        if preceding_job_id is not None and (preceding is None or preceding["organization_id"] != who.organization_id):
+            # Another organization's job does not exist for the caller (no existence oracle).
             errors["precedingJobId"] = [f"Job '{preceding_job_id}' was not found."]
         if errors:
             raise ValidationFailed(errors)
@@ -169,7 +171,7 @@ class Jobs(Service):
     def pause(self, who: Principal, job_id: str) -> None:
         job = self.get(job_id, who)
         if job["state"] in TERMINAL:
-            raise SimError(f"Job '{job_id}' is {job['state']} and cannot be paused.")
+            raise ValidationFailed.field("jobId", f"Job '{job_id}' is {job['state']} and cannot be paused.")
         if job["state"] == "Running":
             self._halt(job, "Paused", self.now())
             self.store.update("jobs", job_id, {"state": job["state"], "plan": job["plan"], "completes_at": None})

@@ -14,7 +14,7 @@ from starlette.routing import Route
 from ..domain.identity import OAuthError
 from ..errors import Unauthorized
 from .problems import problem
-from .routing import json_response
+from .routing import BodyTooLarge, json_response, read_body
 
 
 def _oauth_error(code: str, description: str, status: int = 400) -> Response:
@@ -38,7 +38,11 @@ def client_credentials(authorization: str, form: dict[str, list[str]]) -> tuple[
 
 def token_endpoint(sim):
     async def token(request: Request) -> Response:
-        raw = await request.body()
+        limit = sim.config.max_body_bytes
+        try:
+            raw = await read_body(request, limit)
+        except BodyTooLarge:
+            return _oauth_error("invalid_request", f"Request bodies are limited to {limit} bytes.", status=413)
         try:
             form = parse_qs(raw.decode(), keep_blank_values=True)
         except UnicodeDecodeError:

@@ -6,10 +6,14 @@ the audience must exist) belong to the domain, which the Python API shares.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Annotated, Any, Optional
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
+
+
+#: The service's integers are int32: a larger one is a 400, never an overflow further in.
+Int32 = Annotated[int, Field(ge=-2**31, le=2**31 - 1)]
 
 
 class Body(BaseModel):
@@ -29,16 +33,16 @@ class CreateSignal(Body):
     name: str
     audience_id: str
     job_definition_id: str
-    interval_seconds: int
+    interval_seconds: Int32
     is_public: bool = False
     description: Optional[str] = None
-    revision_number: Optional[int] = None
+    revision_number: Optional[Int32] = None
 
 
 class UpdateSignal(Body):
     # Not nullable: the SDK omits them when unchanged; an explicit null is a type error.
     name: str = None  # type: ignore[assignment]
-    interval_seconds: int = None  # type: ignore[assignment]
+    interval_seconds: Int32 = None  # type: ignore[assignment]
     description: Optional[str] = None
 
 
@@ -54,7 +58,7 @@ class CreateDatapoint(Body):
     context: Optional[str] = None
     context_asset: Optional[dict[str, Any]] = None
     transcription: Optional[str] = None
-    sort_index: Optional[int] = None
+    sort_index: Optional[Int32] = None
     group: Optional[str] = None
     private_metadata: Optional[dict[str, str]] = None
 
@@ -95,7 +99,7 @@ class CreateRevision(Body):
     campaign_feature_flags: Optional[list[FeatureFlag]] = None
     aggregator_type: Optional[str] = None
     validation_set_id: Optional[str] = None
-    base_revision_number: Optional[int] = None
+    base_revision_number: Optional[Int32] = None
     require_latest: Optional[bool] = None
 
 
@@ -106,9 +110,9 @@ class UpdateJobDefinition(Body):
 class CreateJob(Body):
     job_definition_id: str
     audience_id: str
-    revision_number: Optional[int] = None
+    revision_number: Optional[Int32] = None
     name: Optional[str] = None
-    priority: Optional[int] = None
+    priority: Optional[Int32] = None
     preceding_job_id: Optional[str] = None
     notify_owner_on_completion: Optional[bool] = None
     check_for_explicit_content: Optional[bool] = None

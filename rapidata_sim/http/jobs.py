@@ -101,7 +101,10 @@ def get_revision(call: Call) -> dict:
     try:
         number = int(call.path["revision_number"])
     except ValueError:
-        raise ValidationFailed.field("revisionNumber", f"'{call.path['revision_number']}' is not a valid integer.")
+        number = None
+    if number is None or not -2**31 <= number < 2**31:  # int32 on the service
+        raise ValidationFailed.field("revisionNumber",
+                                     f"'{call.path['revision_number'][:100]}' is not a valid integer.")
     return revision_out(call.sim.definitions.revision(call.who, call.path["definition_id"], number))
 
 
@@ -159,7 +162,10 @@ def download_results(call: Call):
     job = call.sim.jobs.get(call.path["job_id"], call.who)
     if job["state"] not in ("Completed", "Failed", "StaleResults"):
         raise Conflict(f"Job '{job['id']}' is {job['state']}; its results are not ready.")
-    return json_response(call.sim.results.current(job))
+    response = json_response(call.sim.results.current(job))
+    # The spec declares the results file as application/octet-stream; the SDK reads raw bytes either way.
+    response.headers["content-type"] = "application/octet-stream"
+    return response
 
 
 def job_cost(call: Call) -> dict:

@@ -12,9 +12,11 @@ import json
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
+from urllib.parse import unquote_to_bytes
 
 import pydantic
 from starlette.datastructures import QueryParams
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -29,8 +31,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("rapidata_sim.http")
 
-#: Largest request body accepted (JSON or upload), in bytes: 413 above it.
-MAX_BODY_BYTES = 32 * 1024 * 1024
+#: Integers the service reads (page, page size, path numbers) are int32 there: larger ones are 400.
+INT32_MAX = 2**31 - 1
+#: Body content types a JSON route accepts (as ASP.NET's JSON input formatter); others are 415.
+JSON_TYPES = ("application/json", "text/json")
 
 
 class BodyTooLarge(Exception):
@@ -67,10 +71,13 @@ def _int_param(query: QueryParams, name: str, default: int, errors: dict[str, li
     if raw is None or raw == "":
         return default
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
-        errors.setdefault(name, []).append(f"The value '{raw}' is not valid for {name}.")
+        value = None
+    if value is None or not -INT32_MAX - 1 <= value <= INT32_MAX:
+        errors.setdefault(name, []).append(f"The value '{raw[:100]}' is not valid for {name}.")
         return default
+    return value
 
 
 def parse_list_query(query: QueryParams) -> Query:
@@ -106,17 +113,69 @@ def pydantic_errors(exc: pydantic.ValidationError) -> dict[str, list[str]]:
     return errors
 
 
-async def read_body(request: Request) -> bytes:
+async def read_body(request: Request, limit: int) -> bytes:
+    """The whole body, or BodyTooLarge past ``limit`` bytes (``SimConfig.max_body_bytes``)."""
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+    if declared and declared.isdigit() and int(declared) > limit:
         raise BodyTooLarge
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
-        if size > MAX_BODY_BYTES:
+        if size > limit:
             raise BodyTooLarge
         chunks.append(chunk)
-    return b"".join(chunks)
+    body = b"".join(chunks)
+    request._body = body  # Starlette replays it to request.form() (multipart) from here
+    return body
+
+
+class _Hazard(ValueError):
+    pass
+
+
+def json_hazard(raw: bytes) -> str | None:
+    """What pydantic's parser lets through but the service's (System.Text.Json) rejects:
+    duplicate keys, NaN/Infinity literals, nesting deeper than the interpreter can follow.
+    None when there is none (malformed JSON is left to pydantic, which says where)."""
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: set[str] = set()
+        for key, _ in items:
+            if key in seen:
+                raise _Hazard(f"The JSON object has the property '{key[:100]}' more than once.")
+            seen.add(key)
+        return dict(items)
+
+    def constant(name: str) -> Any:
+        raise _Hazard(f"'{name}' is not a valid JSON number.")
+
+    try:
+        json.loads(raw, object_pairs_hook=pairs, parse_constant=constant)
+    except _Hazard as exc:
+        return str(exc)
+    except RecursionError:
+        return "The JSON value is nested too deeply."
+    except ValueError:
+        return None
+    return None
+
+
+def query_problem(request: Request) -> dict[str, list[str]] | None:
+    """Query parameters whose percent-decoded bytes are not UTF-8 (Starlette would silently
+    turn them into U+FFFD, and a filter would then look for that character)."""
+    raw = request.scope.get("query_string", b"")
+    if b"%" not in raw and raw.isascii():
+        return None
+    errors: dict[str, list[str]] = {}
+    for part in raw.split(b"&"):
+        key, _, value = part.partition(b"=")
+        for piece in (key, value):
+            try:
+                unquote_to_bytes(piece.replace(b"+", b" ")).decode("utf-8")
+            except UnicodeDecodeError:
+                name = unquote_to_bytes(key).decode("utf-8", "replace")[:100] or "$query"
+                errors.setdefault(name, []).append("The query string is not valid UTF-8.")
+    return errors or None
 
 
 def endpoint(sim: "Simulator", handler: Callable[[Call], Any], *, body: type[pydantic.BaseModel] | None = None,
@@ -129,9 +188,21 @@ def endpoint(sim: "Simulator", handler: Callable[[Call], Any], *, body: type[pyd
             auth = request.headers.get("authorization", "")
             token = auth[7:].strip() if auth[:7].lower() == "bearer " else None
             who = sim.identity.authenticate(token)
+            bad_query = query_problem(request)
+            if bad_query:
+                return problem(400, "One or more validation errors occurred.", errors=bad_query, trace_id=trace_id)
+            limit = sim.config.max_body_bytes
+            media = request.headers.get("content-type", "").split(";")[0].strip().lower()
             parsed: Any = None
             if body is not None:
-                raw = await read_body(request)
+                raw = await read_body(request, limit)
+                if raw and media and media not in JSON_TYPES and not media.endswith("+json"):
+                    return problem(415, "Unsupported Media Type",
+                                   f"This route takes application/json, not '{media[:100]}'.", trace_id=trace_id)
+                hazard = json_hazard(raw) if raw else None
+                if hazard:
+                    return problem(400, "One or more validation errors occurred.", errors={"$": [hazard]},
+                                   trace_id=trace_id)
                 try:
                     parsed = body.model_validate_json(raw or b"null", strict=True)
                 except pydantic.ValidationError as exc:
@@ -141,13 +212,25 @@ def endpoint(sim: "Simulator", handler: Callable[[Call], Any], *, body: type[pyd
                 parsed = request  # the handler reads it (multipart)
             call = Call(sim, who, dict(request.path_params), request.query_params, parsed, request)
             if raw_body:
-                form = await request.form(max_part_size=MAX_BODY_BYTES)
-                call.body = form
+                raw = await read_body(request, limit)
+                if media != "multipart/form-data":
+                    return problem(415, "Unsupported Media Type",
+                                   f"This route takes multipart/form-data, not '{media[:100] or 'no content type'}'.",
+                                   trace_id=trace_id)
+                try:
+                    call.body = await request.form(max_part_size=limit)
+                except HTTPException as exc:  # a malformed multipart body
+                    return problem(400, "One or more validation errors occurred.",
+                                  errors={"file": [str(exc.detail)]}, trace_id=trace_id)
+            # Catch up in a transaction of its own: a handler that fails rolls back only its own
+            # writes, never the firings due before it (the scheduler's queue has moved past them).
+            sim.scheduler.sync()
             with sim.store.transaction():
-                sim.scheduler.sync()
                 result = handler(call)
         except BodyTooLarge:
-            return problem(413, "Payload Too Large", f"Request bodies are limited to {MAX_BODY_BYTES} bytes.",
+            return problem(413, "Payload Too Large",
+                           f"Request bodies are limited to {sim.config.max_body_bytes} "
+                           f"bytes (SimConfig.max_body_bytes).",
                            trace_id=trace_id)
         except RevisionConflict as exc:
             return problem(409, exc.title, exc.detail, trace_id=trace_id,
