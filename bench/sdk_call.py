@@ -7,18 +7,23 @@ simulator's routing, auth, transaction, scheduler sync and rendering cost per
 request. The canned bodies are captured from the simulator in the same run,
 so the SDK parses the very same bytes from both.
 
-``bench/run`` is the entry point; this module holds the reusable pieces.
+``python bench/sdk_call.py [--rounds 24] [--block 100] [--out FILE]`` runs it (``bench/run``
+runs it with every other figure); the first half of this module holds the pieces the other
+benchmarks reuse (stdlib only at import).
 """
 
 from __future__ import annotations
 
+import argparse
 import faulthandler
 import gc
+import importlib
 import json
 import os
 import platform
 import ssl
 import statistics
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -276,3 +281,190 @@ def finish(out: Path, doc: dict[str, Any], problems: list[str],
     print(f"\nwrote {out.relative_to(Path.cwd()) if out.is_relative_to(Path.cwd()) else out}")
     faulthandler.cancel_dump_traceback_later()
     return 1 if problems else 0
+
+
+# -- the benchmark (``python bench/sdk_call.py`` or ``python bench/run --suite sdk``) ----------
+
+
+def fmt_ms(x: float) -> str:
+    return f"{x:.3f}" if x < 10 else f"{x:.1f}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        description="One warm SDK call against rapidata-sim vs a bare Starlette app with canned JSON.")
+    ap.add_argument("--rounds", type=int, default=24, help="interleaved rounds (default 24)")
+    ap.add_argument("--block", type=int, default=100, help="calls per target per round (default 100)")
+    ap.add_argument("--warmup", type=int, default=100, help="warm-up calls per target (default 100)")
+    ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "sdk_call.json")
+    args = ap.parse_args(argv)
+    isolate_sdk()
+    # Whatever happens, the process ends: dump the stacks and exit if it hangs.
+    faulthandler.dump_traceback_later(150, exit=True)
+    wall0 = time.perf_counter()
+
+    # -- the world and its server --------------------------------------------------
+    from rapidata_sim import Simulator
+    from rapidata_sim.server import TLSServer
+
+    sim = Simulator(seed=0)
+    bare = None
+    try:
+        world = build_world(sim)
+        server = sim.serve()
+        me = sim.principal()
+
+        # -- one-off costs, on the simulator (the first SDK use in this process) -------
+        first: dict[str, float] = {}
+        t = time.perf_counter()
+        importlib.import_module("rapidata")
+        first["import rapidata"] = time.perf_counter() - t
+        skip_version_check()
+        t = time.perf_counter()
+        sim_client = server.client()
+        first["RapidataClient() [sim]"] = time.perf_counter() - t
+        t = time.perf_counter()
+        sim_signal = sim_client.signals.get_signal_by_id(world.signal_id)
+        first["first get_signal_by_id [sim]"] = time.perf_counter() - t
+        t = time.perf_counter()
+        sim_job = sim_client.job.get_job_by_id(world.job_id)
+        first["first get_job_by_id [sim]"] = time.perf_counter() - t
+
+        # -- the bare twin, answering with the simulator's own bytes ------------------
+        canned = capture(server, world)
+        app = bare_app(canned)
+        bare = TLSServer(app, data_dir=server.data_dir).start()  # same transport, same certificate
+        creds = sim.default_client
+        t = time.perf_counter()
+        bare_client = bare.client(creds["id"], creds["secret"])
+        first["RapidataClient() [bare]"] = time.perf_counter() - t
+        t = time.perf_counter()
+        bare_signal = bare_client.signals.get_signal_by_id(world.signal_id)
+        first["first get_signal_by_id [bare]"] = time.perf_counter() - t
+        t = time.perf_counter()
+        bare_job = bare_client.job.get_job_by_id(world.job_id)
+        first["first get_job_by_id [bare]"] = time.perf_counter() - t
+
+        # The SDK must have parsed the same thing from both.
+        sig_fields = ("id", "audience_id", "job_definition_id", "revision_number", "is_public", "created_at",
+                      "_name")
+        job_fields = ("id", "name", "audience_id", "created_at", "definition_id", "pipeline_id")
+        for a, b, fields in ((sim_signal, bare_signal, sig_fields), (sim_job, bare_job, job_fields)):
+            diff = [f for f in fields if getattr(a, f, None) != getattr(b, f, None)]
+            if diff:
+                raise SystemExit(f"sim and bare answers parse differently: {type(a).__name__} {diff}")
+
+        # -- warm-up, then interleaved blocks ------------------------------------------
+        sid, jid = world.signal_id, world.job_id
+        calls = {
+            "signal/sim": lambda: sim_client.signals.get_signal_by_id(sid),
+            "signal/bare": lambda: bare_client.signals.get_signal_by_id(sid),
+            "job/sim": lambda: sim_client.job.get_job_by_id(jid),
+            "job/bare": lambda: bare_client.job.get_job_by_id(jid),
+            "signal/domain": lambda: sim.signals.get(me, sid),
+            "job/domain": lambda: sim.jobs.get(jid, me),
+        }
+        for fn in calls.values():
+            time_block(fn, args.warmup)
+        t = time.perf_counter()
+        series = interleaved(calls, rounds=args.rounds, block=args.block)
+        measured_s = time.perf_counter() - t
+
+        # -- sanity: nothing else was asked of the bare app; the sim's answers did not change
+        expected = 1 + args.warmup + args.rounds * args.block
+        hits = dict(app.state.hits)
+        problems = []
+        for key, path in (("signal", f"GET /signal/{sid}"), ("job", f"GET /job/{jid}")):
+            if hits.get(path) != expected:
+                problems.append(f"bare app saw {hits.get(path)} × {path}, expected {expected}")
+        if app.state.unexpected:
+            problems.append(f"bare app got unexpected requests: {sorted(set(app.state.unexpected))}")
+        after = capture(server, world)
+        for key in (("GET", f"/signal/{sid}"), ("GET", f"/job/{jid}")):
+            if after[key].body != canned[key].body:
+                problems.append(f"the simulator's answer to {key[0]} {key[1]} changed during the run")
+    finally:
+        if bare is not None:
+            bare.stop()
+        sim.close()
+
+    # -- report ------------------------------------------------------------------------
+    ops = {"signal": "client.signals.get_signal_by_id", "job": "client.job.get_job_by_id"}
+    domain_label = {"signal": "sim.signals.get(principal, id)", "job": "sim.jobs.get(id, principal)"}
+    n = args.rounds * args.block
+    print(f"\nOne warm SDK call, {args.rounds} rounds × {args.block} calls per row, interleaved "
+          f"(after {args.warmup} warm-up calls each); ms per call\n")
+    head = f"{'call':<34} {'target':<22} {'median':>8} {'p90':>8}"
+    print(head)
+    print("-" * len(head))
+    results: dict[str, dict] = {}
+    for op, label in ops.items():
+        s, b, d = series[f"{op}/sim"], series[f"{op}/bare"], series[f"{op}/domain"]
+        ratio = s.median / b.median
+        rr = round_ratios(s, b)
+        print(f"{label:<34} {'simulator (HTTPS)':<22} {fmt_ms(s.median):>8} {fmt_ms(s.p90):>8}")
+        print(f"{'':<34} {'bare Starlette (HTTPS)':<22} {fmt_ms(b.median):>8} {fmt_ms(b.p90):>8}")
+        print(f"{'':<34} {'sim/bare':<22} {ratio:>7.2f}× {s.p90 / b.p90:>7.2f}×   "
+              f"(per round: median {statistics.median(rr):.2f}×, {min(rr):.2f}–{max(rr):.2f}×)")
+        print(f"{'':<34} {'sim − bare':<22} {fmt_ms(s.median - b.median):>8}")
+        print(f"{domain_label[op]:<34} {'in-process, no HTTP':<22} {d.median:>8.4f} {d.p90:>8.4f}")
+        print()
+        results[op] = {
+            "sdk_call": label,
+            "domain_call": domain_label[op],
+            "sim": {"median_ms": s.median, "p90_ms": s.p90, "block_medians_ms": s.block_medians},
+            "bare": {"median_ms": b.median, "p90_ms": b.p90, "block_medians_ms": b.block_medians},
+            "domain": {"median_ms": d.median, "p90_ms": d.p90, "block_medians_ms": d.block_medians},
+            "ratio_sim_over_bare": ratio,
+            "ratio_p90_sim_over_bare": s.p90 / b.p90,
+            "round_ratios": rr,
+            "median_round_ratio": statistics.median(rr),
+            "sim_minus_bare_ms": s.median - b.median,
+            "response_bytes": len(canned[("GET", f"/signal/{world.signal_id}" if op == "signal"
+                                          else f"/job/{world.job_id}")].body),
+        }
+
+    print("One-off costs (not in the figures above), ms")
+    for name, secs in first.items():
+        print(f"  {name:<34} {secs * 1e3:>9.1f}")
+    wall = time.perf_counter() - wall0
+    print(f"\n{n} calls per row; interleaved phase {measured_s:.1f} s; whole bench {wall:.1f} s")
+
+    previous = load_previous(args.out)
+    if previous and isinstance(previous.get("results"), dict):
+        print(f"\nvs previous run ({previous.get('timestamp', '?')}):")
+        for op in ops:
+            old = previous["results"].get(op)
+            if not old:
+                continue
+            new = results[op]
+            print(f"  {op:<7} sim/bare {old['ratio_sim_over_bare']:.2f}× -> {new['ratio_sim_over_bare']:.2f}×;  "
+                  f"sim {old['sim']['median_ms']:.3f} -> {new['sim']['median_ms']:.3f} ms, "
+                  f"bare {old['bare']['median_ms']:.3f} -> {new['bare']['median_ms']:.3f} ms "
+                  f"(absolute figures drift ±15–20 %; compare the ratios)")
+
+    if problems:
+        print("\nPROBLEMS:")
+        for p in problems:
+            print("  -", p)
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "bench": "sdk_call",
+        "timestamp": utc_now(),
+        "versions": versions(),
+        "machine": machine(),
+        "settings": {"rounds": args.rounds, "block": args.block, "warmup": args.warmup},
+        "results": results,
+        "first_call_ms": {k: v * 1e3 for k, v in first.items()},
+        "wall_seconds": wall,
+        "problems": problems,
+    }
+    args.out.write_text(json.dumps(doc, indent=2) + "\n")
+    print(f"\nwrote {args.out.relative_to(Path.cwd()) if args.out.is_relative_to(Path.cwd()) else args.out}")
+    faulthandler.cancel_dump_traceback_later()
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
