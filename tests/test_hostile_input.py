@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable
 
 import pytest
@@ -483,3 +484,9 @@ def render_table() -> str:
         expected = f"{r.status} (no match)" if r.shape == "no-match" else str(r.status)
         lines.append(f"| {cell(r.id)} | `{cell(r.sent)}` | {expected} |")
     return "\n".join(lines) + "\n"
+
+
+def test_readme_holds_the_current_table():
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    block = readme.split("<!-- hostile-input:start -->", 1)[1].split("<!-- hostile-input:end -->", 1)[0]
+    assert block.strip("\n") == render_table().strip("\n"), "README's hostile-input table is stale: render_table()"
