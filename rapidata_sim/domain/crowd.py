@@ -27,6 +27,13 @@ from .base import Service
 FAULT_STATES = {"Failed", "Paused", "ManualApproval", "SpendLimited"}
 #: Feature flag the SDK's AllowNeitherBothSetting sends (compare "unsure" button).
 UNSURE_FLAG = "compare_unsure"
+#: Fault rules of an audience that still apply to new jobs.
+_ACTIVE_FAULTS = "audience_id = ? AND (remaining IS NULL OR remaining > 0)"
+
+
+def _fixed_rate(seconds: int) -> dict[str, float]:
+    """One unit of work over ``seconds`` (0: done at once)."""
+    return {"per_hour": 3600 / seconds if seconds > 0 else 0.0}
 
 
 class Crowd(Service):
@@ -130,10 +137,13 @@ class Crowd(Service):
             self.store.conn.execute("DELETE FROM faults WHERE audience_id = ?", [audience_id])
             self.record("crowd.faults_cleared", audience_id)
 
+    def has_faults(self, audience_id: str) -> bool:
+        """Would a new job on this audience get an injected fault (``take_fault``)?"""
+        return bool(self.store.count("faults", _ACTIVE_FAULTS, [audience_id]))
+
     def take_fault(self, audience_id: str) -> dict[str, Any] | None:
         """The fault rule a new job on this audience gets, if any (counting it down)."""
-        rows = self.store.select("faults", "audience_id = ? AND (remaining IS NULL OR remaining > 0)",
-                                 [audience_id], order_by="rowid", limit=1)
+        rows = self.store.select("faults", _ACTIVE_FAULTS, [audience_id], order_by="rowid", limit=1)
         if not rows:
             return None
         row = rows[0]
@@ -145,14 +155,17 @@ class Crowd(Service):
 
     def plan(self, definition: dict, revision: dict, audience: dict, *, at: str) -> dict[str, Any]:
         """A new job's plan: its stream, behaviour, votes, and crowd rate from ``at``."""
-        stream = self.ids.derived("stream", definition["id"], revision["revision_number"], audience["id"], at)
+        stream = self.ids.derived("stream", *self.stream_parts(definition, revision, audience, at))
         plan: dict[str, Any] = {"stream": stream, "behaviour": self.latest_change(), "done": 0.0, "since": at}
+        fixed = self.fixed_plan(definition, revision, audience)
+        if fixed is not None:
+            plan.update(fixed)
+            return plan
         seconds = audience.get("labeling_seconds")
         if seconds is not None:
-            # A fixed labeling time (scheduler tests, benchmarks): one unit of work over ``seconds``.
-            plan.update(work=1.0, rate={"per_hour": 3600 / seconds if seconds > 0 else 0.0},
-                        fixed=seconds)
-            plan["votes"] = self.votes_needed(definition, revision, audience, plan, at) if seconds else 0
+            # A fixed labeling time, votes decided by the answers: draw them.
+            plan.update(work=1.0, rate=_fixed_rate(seconds), fixed=seconds)
+            plan["votes"] = self.votes_needed(definition, revision, audience, plan, at)
             return plan
         population = self.population(audience)
         rate = Rate.of(population, recruiting_started=audience.get("recruiting_started_at")
@@ -162,12 +175,38 @@ class Crowd(Service):
         plan.update(work=work, rate=rate.to_dict(), votes=votes)
         return plan
 
-    def votes_needed(self, definition: dict, revision: dict, audience: dict, plan: dict, at: str) -> int:
+    @staticmethod
+    def stream_parts(definition: dict, revision: dict, audience: dict, at: str) -> tuple[Any, ...]:
+        """What a job's stream id is derived from (``ids.derived("stream", *parts)``)."""
+        return definition["id"], revision["revision_number"], audience["id"], at
+
+    def fixed_plan(self, definition: dict, revision: dict, audience: dict) -> dict[str, Any] | None:
+        """The part of a plan that every job of (definition, revision, audience) shares, when
+        there is one: the audience labels in a fixed time (``labeling_seconds``, scheduler
+        tests and benchmarks) and the vote count does not depend on the answers. None when
+        each job's plan is its own (a crowd's rate, or answer-dependent votes)."""
+        seconds = audience.get("labeling_seconds")
+        if seconds is None:
+            return None
+        votes = self.fixed_votes(revision) if seconds else 0
+        if votes is None:
+            return None
+        return {"work": 1.0, "rate": _fixed_rate(seconds), "fixed": seconds, "votes": votes}
+
+    def fixed_votes(self, revision: dict) -> int | None:
+        """A job's vote count when the answers do not decide it (a fixed referee outside
+        rankings, or no datapoints), else None."""
         datapoints = self.store.count("datapoints", "dataset_id = ?", [revision["dataset_id"]])
         fixed = referees.fixed_votes(revision["referee"])
         ranking = revision["workflow"].get("_t") in ("GroupedRankingWorkflow", "RankingWorkflow")
         if (fixed is not None and not ranking) or not datapoints:
             return datapoints * referees.max_votes(revision["referee"])
+        return None
+
+    def votes_needed(self, definition: dict, revision: dict, audience: dict, plan: dict, at: str) -> int:
+        votes = self.fixed_votes(revision)
+        if votes is not None:
+            return votes
         # The answers decide when a datapoint stops, or a ranking group counts its pairs:
         # draw them (the results draw the same).
         job = {"definition_id": definition["id"], "revision_number": revision["revision_number"],
