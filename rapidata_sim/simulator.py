@@ -72,6 +72,10 @@ class Simulator:
         self.store = Store(db)
         self.clock = clock or Clock()
         self.ids = IdFactory(self._id_stream(seed))
+        # Derived ids follow the store's transactions: a rolled-back request uses none up.
+        self.ids.in_transaction = self.store.in_transaction
+        self.store.on_commit.append(self.ids.committed)
+        self.store.on_rollback.append(self.ids.rolled_back)
         self.identity = Identity(self)
         self.audiences = Audiences(self)
         self.datasets = Datasets(self)
