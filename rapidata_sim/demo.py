@@ -397,7 +397,7 @@ def run(*, days: int = 14, seed: int = 0, fast: bool = False, console: "Console 
         pace = 0.0 if fast or not console.is_terminal else min(DAY_SECONDS, PACED_TOTAL_SECONDS / days)
         with View(console, story) as view:
             demo = Demo(sim, client, signal, story, view)
-            demo.seen = sim.store.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+            demo.seen = sim.store.last_seq()
             demo.play(pace)
         summary(demo)
     finally:

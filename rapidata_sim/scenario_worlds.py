@@ -60,7 +60,7 @@ class LocalWorld:
         self.sim.crowd.clear_faults(audience_id)
 
     def last_event(self) -> int:
-        return self.sim.store.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+        return self.sim.store.last_seq()
 
     def events(self, since: int) -> list[dict[str, Any]]:
         return self.sim.events(since)

@@ -14,7 +14,7 @@ import json
 import sqlite3
 import threading
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Protocol
 
 import sqlite_utils
 
@@ -91,7 +91,29 @@ SCHEMA: dict[str, tuple[str | tuple[str, ...], dict[str, Any]]] = {
 }
 
 #: Tables whose integer key SQLite assigns (the insert leaves it out and reads it back).
-AUTO_KEYS = {"events": "seq", "behaviours": "id"}
+#: (Events get theirs from the store: ``reserve_seqs``.)
+AUTO_KEYS = {"behaviours": "id"}
+
+#: Tables whose rows may be decided before they are written (``Store.deferred``): reading or
+#: changing one writes the deferred rows first, so nobody ever sees them missing.
+DEFERRABLE = frozenset({"jobs", "signal_runs", "events"})
+
+
+class Deferred(Protocol):
+    """Rows decided but not written yet (the scheduler's ledger of steady stretches)."""
+
+    def pending(self) -> bool: ...
+
+    def write(self, store: "Store") -> None:
+        """Write every deferred row (inside the caller's transaction) and let go of them."""
+
+    def last_seq(self) -> int:
+        """The highest event sequence number the deferred rows hold (0: none)."""
+
+    def committed(self) -> None: ...
+
+    def rolled_back(self) -> None:
+        """Forget rows decided in the transaction; take back rows written in it."""
 
 INDEXES = [
     ("behaviours", ["audience_id", "from_at"]),
@@ -124,6 +146,12 @@ class Store:
         self._owner: int | None = None
         #: Called after a rollback, for in-memory state derived from rows (the scheduler's queue).
         self.on_rollback: list[Callable[[], None]] = []
+        #: Called after a commit.
+        self.on_commit: list[Callable[[], None]] = []
+        #: Rows decided but not yet written; written before anyone reads their tables, and at
+        #: every commit of a store on disk (an acknowledged write is a written one).
+        self.deferred: Deferred | None = None
+        self._next_seq: int | None = None
         self._kinds = {table: cols for table, (_, cols) in SCHEMA.items()}
         self._pks = {table: pk for table, (pk, _) in SCHEMA.items()}
         self._insert_cache: dict[str, tuple[str, list[str]]] = {}
@@ -157,11 +185,16 @@ class Store:
             self._depth += 1
             try:
                 yield self
+                if outer and self.path != ":memory:":
+                    self.flush()
             except BaseException:
                 self._depth -= 1
                 if outer:
                     self._owner = None
                     self.conn.execute("ROLLBACK")
+                    self._next_seq = None
+                    if self.deferred is not None:
+                        self.deferred.rolled_back()
                     for hook in self.on_rollback:
                         hook()
                 raise
@@ -170,6 +203,35 @@ class Store:
                 if outer:
                     self._owner = None
                     self.conn.execute("COMMIT")
+                    if self.deferred is not None:
+                        self.deferred.committed()
+                    for hook in self.on_commit:
+                        hook()
+
+    def flush(self) -> None:
+        """Write the deferred rows now (before reading their tables with SQL of one's own)."""
+        deferred = self.deferred
+        if deferred is not None and deferred.pending():
+            with self.transaction():
+                deferred.write(self)
+
+    def reserve_seqs(self, count: int) -> int:
+        """The first of ``count`` event sequence numbers, taken (call inside a transaction)."""
+        first = self.last_seq() + 1
+        self._next_seq = first + count
+        return first
+
+    def last_seq(self) -> int:
+        """The newest event's sequence number, written or deferred (0: none yet)."""
+        with self._lock:
+            if self._next_seq is None:
+                top = self.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()[0]
+                self._next_seq = max(top, self.deferred.last_seq() if self.deferred else 0) + 1
+            return self._next_seq - 1
+
+    def in_transaction(self) -> bool:
+        """Is the calling thread inside a transaction of this store?"""
+        return self._owner == threading.get_ident()
 
     def _write(self, sql: str, params: list[Any]) -> sqlite3.Cursor:
         """Execute one write: inside the caller's transaction if this thread holds one
@@ -225,14 +287,39 @@ class Store:
         unknown = row.keys() - kinds.keys()
         if unknown:
             raise KeyError(f"{table} has no column(s) {sorted(unknown)}")
-        sql, cols = self._insert_sql(table)
+        if table in DEFERRABLE:
+            if table == "events":
+                return self._insert_event(row)
+            self.flush()
         full = dict.fromkeys(kinds)
         full.update(row)
-        values = [None if (v := full[c]) is None else _to_json(v) if k == J else (1 if v else 0) if k is B else v
-                  for c, k in cols]
-        cur = self._write(sql, values)
+        cur = self._write(self._insert_sql(table)[0], self.encode(table, full))
         if table in AUTO_KEYS:
             full[AUTO_KEYS[table]] = cur.lastrowid
+        return full
+
+    def columns(self, table: str) -> list[str]:
+        """The columns ``encode`` gives values for, in order."""
+        return [c for c, _ in self._insert_sql(table)[1]]
+
+    def encode(self, table: str, row: dict[str, Any]) -> list[Any]:
+        """``row`` as ``insert`` writes it: one value per column of ``columns(table)``."""
+        return [None if (v := row.get(c)) is None else _to_json(v) if k == J else (1 if v else 0) if k is B else v
+                for c, k in self._insert_sql(table)[1]]
+
+    def insert_encoded(self, table: str, rows: list[list[Any]]) -> None:
+        """Write rows already encoded (``encode``), in order, in one statement: for rows decided
+        earlier (nothing is flushed first, and events carry their own ``seq``)."""
+        with self.transaction():
+            self.conn.executemany(self._insert_sql(table)[0], rows)
+
+    def _insert_event(self, row: dict[str, Any]) -> dict[str, Any]:
+        if self._owner != threading.get_ident():
+            with self.transaction():
+                return self._insert_event(row)
+        full = {"seq": self.reserve_seqs(1), "at": row.get("at"), "kind": row.get("kind"),
+                "subject": row.get("subject"), "data": row.get("data")}
+        self.conn.execute(self._insert_sql("events")[0], self.encode("events", full))
         return full
 
     def _key_where(self, table: str, key: Any) -> tuple[str, list[Any]]:
@@ -241,14 +328,18 @@ class Store:
             return " AND ".join(f"[{c}] = ?" for c in pk), list(key)
         return f"[{pk}] = ?", [key]
 
-    def get(self, table: str, key: Any) -> dict[str, Any] | None:
+    def get(self, table: str, key: Any, *, flush: bool = True) -> dict[str, Any] | None:
+        """One row by key. ``flush=False``: only rows already written (for a caller that
+        knows the row is not a deferred one)."""
         where, params = self._key_where(table, key)
-        rows = self.select(table, where, params, limit=1)
+        rows = self.select(table, where, params, limit=1, flush=flush)
         return rows[0] if rows else None
 
     def update(self, table: str, key: Any, changes: dict[str, Any]) -> None:
         if not changes:
             return
+        if table in DEFERRABLE:
+            self.flush()
         encoded = self._encode(table, changes)
         where, params = self._key_where(table, key)
         sets = ", ".join(f"[{c}] = ?" for c in encoded)
@@ -263,7 +354,10 @@ class Store:
         order_by: str | None = None,
         limit: int | None = None,
         offset: int = 0,
+        flush: bool = True,
     ) -> list[dict[str, Any]]:
+        if flush and table in DEFERRABLE:
+            self.flush()
         sql = f"SELECT * FROM [{table}] WHERE {where}"
         if order_by:
             sql += f" ORDER BY {order_by}"
@@ -275,6 +369,8 @@ class Store:
             return [self._decode(table, row, names) for row in cur.fetchall()]
 
     def count(self, table: str, where: str = "1", params: list[Any] | None = None) -> int:
+        if table in DEFERRABLE:
+            self.flush()
         with self._lock:
             return self.conn.execute(f"SELECT COUNT(*) FROM [{table}] WHERE {where}", params or []).fetchone()[0]
 

@@ -155,7 +155,7 @@ class Crowd(Service):
 
     def plan(self, definition: dict, revision: dict, audience: dict, *, at: str) -> dict[str, Any]:
         """A new job's plan: its stream, behaviour, votes, and crowd rate from ``at``."""
-        stream = self.ids.derived("stream", *self.stream_parts(definition, revision, audience, at))
+        stream = self.ids.derived("stream", *self.stream_parts(definition, revision, audience), at)
         plan: dict[str, Any] = {"stream": stream, "behaviour": self.latest_change(), "done": 0.0, "since": at}
         fixed = self.fixed_plan(definition, revision, audience)
         if fixed is not None:
@@ -176,9 +176,10 @@ class Crowd(Service):
         return plan
 
     @staticmethod
-    def stream_parts(definition: dict, revision: dict, audience: dict, at: str) -> tuple[Any, ...]:
-        """What a job's stream id is derived from (``ids.derived("stream", *parts)``)."""
-        return definition["id"], revision["revision_number"], audience["id"], at
+    def stream_parts(definition: dict, revision: dict, audience: dict) -> tuple[Any, ...]:
+        """What a job's stream id is derived from, besides its instant
+        (``ids.derived("stream", *parts, at)``)."""
+        return definition["id"], revision["revision_number"], audience["id"]
 
     def fixed_plan(self, definition: dict, revision: dict, audience: dict) -> dict[str, Any] | None:
         """The part of a plan that every job of (definition, revision, audience) shares, when
