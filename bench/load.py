@@ -58,17 +58,10 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULTS = HERE / "results" / "load.json"
 
+if str(HERE) not in sys.path:
+    sys.path.insert(0, str(HERE))
 #: Set while the run lasts (and restored after it): the SDK stays offline, quiet and on loopback.
-SDK_ENV = {
-    "RAPIDATA_DISABLE_OTLP": "1",
-    "RAPIDATA_AGENT_HINT": "0",
-    "RAPIDATA_silent_mode": "1",
-    "RAPIDATA_cacheToDisk": "0",
-    "HTTPS_PROXY": "http://127.0.0.1:9",
-    "HTTP_PROXY": "http://127.0.0.1:9",
-    "ALL_PROXY": "http://127.0.0.1:9",
-    "NO_PROXY": "127.0.0.1,localhost",
-}
+from sdk_call import SDK_ENV  # noqa: E402  (stdlib only at import)
 
 #: The seed world's users (fixtures/world.toml): role -> (client id, secret, organization).
 USERS = {
