@@ -75,7 +75,9 @@ class Worlds:
             sim.run_realtime()
         self._worlds[world_id] = sim
         self._apps[world_id] = create_app(sim)
-        for (client_id,) in sim.store.conn.execute("SELECT id FROM clients WHERE deleted = 0"):
+        # Deleted clients too: their credentials belong to this world, which refuses them
+        # (``invalid_client``), rather than opening a new, empty world after a restart.
+        for (client_id,) in sim.store.conn.execute("SELECT id FROM clients ORDER BY deleted, rowid"):
             self._clients.setdefault(client_id, world_id)
         return sim
 

@@ -110,3 +110,20 @@ def test_two_processes_with_different_credentials_share_one_server(server):
     assert run(("erin", "erin-secret"), "create", "erin's") == ["erin's"]
     assert run(("frank", "frank-secret"), "create", "frank's") == ["frank's"]  # never sees erin's
     assert run(("erin", "erin-secret"), "list") == ["erin's"]  # the same credentials, the same world
+
+
+def test_a_deleted_clients_credentials_are_refused_after_a_restart(tmp_path):
+    """Not a new, empty world: the world the client belonged to answers invalid_client."""
+    worlds = Worlds(seed=3, speed=0, data_dir=tmp_path)
+    world_id = worlds.for_client("dave", "dave-secret")
+    worlds.get(world_id).identity.delete_client("dave")
+    worlds.close()
+    srv = WorldsServer(Worlds(seed=3, speed=0, data_dir=tmp_path)).start()
+    try:
+        http = https_client(srv, creds=None)
+        answer = http.post("/connect/token", data={"grant_type": "client_credentials", "client_id": "dave",
+                                                   "client_secret": "dave-secret"})
+        assert answer.status_code in (400, 401) and answer.json()["error"] == "invalid_client", answer.text
+        assert [w["id"] for w in srv.worlds.list()] == sorted(["default", world_id])
+    finally:
+        srv.stop()
