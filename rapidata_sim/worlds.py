@@ -25,7 +25,7 @@ from urllib.parse import parse_qs
 
 from .clock import iso, parse_iso
 from .http import create_app
-from .http.auth import client_credentials
+from .http.auth import client_credentials, oauth_error
 from .http.problems import problem
 from .server import TLSServer, connection_env
 from .simulator import Simulator
@@ -165,7 +165,12 @@ class Worlds:
         path = scope["path"]
         headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
         if path == "/connect/token" and scope["method"] == "POST":
-            body = await _read_body(receive)
+            limit = self.default.config.max_body_bytes
+            body = await _read_body(receive, limit)
+            if body is None:
+                await oauth_error("invalid_request", f"Request bodies are limited to {limit} bytes.",
+                                  status=413)(scope, receive, send)
+                return
             creds = _credentials(headers.get("authorization", ""), body)
             world_id = self.for_client(*creds) if creds else DEFAULT
             await self._apps[world_id](scope, _replay(body), send)
@@ -179,7 +184,12 @@ class Worlds:
         await self._apps[world_id or DEFAULT](scope, receive, send)
 
     async def _control(self, scope: Any, receive: Any, send: Any, path: str, caller: str | None) -> None:
-        body = await _read_body(receive)
+        limit = self.default.config.max_body_bytes
+        body = await _read_body(receive, limit)
+        if body is None:
+            await problem(413, "Payload Too Large", f"Request bodies are limited to {limit} bytes.")(
+                scope, _replay(b""), send)
+            return
         if caller is None:
             await problem(401, "Unauthorized", "A bearer token of some world is required.")(scope, _replay(b""), send)
             return
@@ -221,11 +231,16 @@ class WorldsServer(TLSServer):
         self.worlds.close()
 
 
-async def _read_body(receive: Any) -> bytes:
-    chunks, more = [], True
+async def _read_body(receive: Any, limit: int) -> bytes | None:
+    """The whole body, or None past ``limit`` bytes (the rest is not read)."""
+    chunks, more, size = [], True, 0
     while more:
         message = await receive()
-        chunks.append(message.get("body", b""))
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
         more = message.get("more_body", False)
     return b"".join(chunks)
 

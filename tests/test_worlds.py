@@ -127,3 +127,17 @@ def test_a_deleted_clients_credentials_are_refused_after_a_restart(tmp_path):
         assert [w["id"] for w in srv.worlds.list()] == sorted(["default", world_id])
     finally:
         srv.stop()
+
+
+def test_an_oversized_token_request_is_refused_before_it_picks_a_world(tmp_path):
+    srv = WorldsServer(Worlds(seed=3, speed=0, data_dir=tmp_path)).start()
+    try:
+        limit = srv.worlds.default.config.max_body_bytes
+        http = https_client(srv, creds=None)
+        answer = http.post("/connect/token", content=b"grant_type=client_credentials&client_id=eve&client_secret="
+                           + b"x" * limit, headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert answer.status_code == 413 and answer.json()["error"] == "invalid_request", answer.text[:200]
+        assert [w["id"] for w in srv.worlds.list()] == ["default"]
+        assert https_client(srv).get("/audience/global").status_code == 200  # still serving
+    finally:
+        srv.stop()

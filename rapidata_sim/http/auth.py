@@ -17,7 +17,7 @@ from .problems import problem
 from .routing import BodyTooLarge, json_response, read_body
 
 
-def _oauth_error(code: str, description: str, status: int = 400) -> Response:
+def oauth_error(code: str, description: str, status: int = 400) -> Response:
     return Response(json.dumps({"error": code, "error_description": description}), status_code=status,
                     media_type="application/json", headers={"Cache-Control": "no-store"})
 
@@ -42,22 +42,22 @@ def token_endpoint(sim):
         try:
             raw = await read_body(request, limit)
         except BodyTooLarge:
-            return _oauth_error("invalid_request", f"Request bodies are limited to {limit} bytes.", status=413)
+            return oauth_error("invalid_request", f"Request bodies are limited to {limit} bytes.", status=413)
         try:
             form = parse_qs(raw.decode(), keep_blank_values=True)
         except UnicodeDecodeError:
-            return _oauth_error("invalid_request", "The request body is not valid form data.")
+            return oauth_error("invalid_request", "The request body is not valid form data.")
         grant = (form.get("grant_type") or [""])[0]
         if grant != "client_credentials":
-            return _oauth_error("unsupported_grant_type", "Only the client_credentials grant is supported.")
+            return oauth_error("unsupported_grant_type", "Only the client_credentials grant is supported.")
         creds = client_credentials(request.headers.get("authorization", ""), form)
         if creds is None:
-            return _oauth_error("invalid_client", "Client authentication is required.", status=401)
+            return oauth_error("invalid_client", "Client authentication is required.", status=401)
         try:
             with sim.store.transaction():
                 body = sim.identity.issue_token(*creds)
         except OAuthError as exc:
-            return _oauth_error(exc.code, exc.description, exc.status)
+            return oauth_error(exc.code, exc.description, exc.status)
         return Response(json.dumps(body), media_type="application/json", headers={"Cache-Control": "no-store"})
 
     return token
