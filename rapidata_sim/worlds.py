@@ -101,9 +101,9 @@ class Worlds:
             if known is not None:
                 return known
             world_id = world_id_for(client_id)
-            while world_id in self._worlds:
+            while world_id in self._worlds and not self._unfinished(world_id):
                 world_id += "-x"
-            sim = self._open(world_id)
+            sim = self._worlds.get(world_id) or self._open(world_id)
             with sim.store.transaction():
                 org = f"org_{world_id}"
                 sim.identity.create_organization(org, f"World {world_id}")
@@ -113,6 +113,11 @@ class Worlds:
                 sim.signals.record("world.created", world_id, client=client_id)
             self._clients[client_id] = world_id
             return world_id
+
+    def _unfinished(self, world_id: str) -> bool:
+        """A world whose creation a crash cut short: its store was made, its client never
+        committed. The credentials it was made for finish it instead of a second world."""
+        return world_id != DEFAULT and not self._worlds[world_id].store.count("events", "kind = 'world.created'")
 
     def for_token(self, token: str) -> str | None:
         with self._lock:

@@ -141,3 +141,20 @@ def test_an_oversized_token_request_is_refused_before_it_picks_a_world(tmp_path)
         assert https_client(srv).get("/audience/global").status_code == 200  # still serving
     finally:
         srv.stop()
+
+
+def test_a_world_cut_short_by_a_crash_is_finished_by_its_credentials(tmp_path):
+    """A crash between a new world's store and its client leaves a world nobody can reach:
+    the same credentials, after the restart, finish that world rather than open a second one."""
+    from rapidata_sim.worlds import world_id_for
+
+    worlds = Worlds(seed=3, speed=0, data_dir=tmp_path)
+    worlds._open(world_id_for("frank"))  # the store is made; the process dies before the client
+    worlds.close()
+    worlds = Worlds(seed=3, speed=0, data_dir=tmp_path)
+    try:
+        assert worlds.for_client("frank", "frank-secret") == world_id_for("frank")
+        assert sorted(w["id"] for w in worlds.list()) == sorted(["default", world_id_for("frank")])
+        assert worlds.get(world_id_for("frank")).identity.issue_token("frank", "frank-secret")["access_token"]
+    finally:
+        worlds.close()
