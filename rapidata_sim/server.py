@@ -56,13 +56,22 @@ class Certificates:
             directory.mkdir(parents=True, exist_ok=True)
             ca = trustme.CA(organization_name="rapidata-sim local CA")
             leaf = ca.issue_cert("127.0.0.1", "localhost", "::1")
-            ca.cert_pem.write_to_path(str(self.ca_pem))
-            leaf.private_key_pem.write_to_path(str(self.key_pem))
-            leaf.cert_chain_pems[0].write_to_path(str(self.cert_pem))
-            for extra in leaf.cert_chain_pems[1:]:
-                with open(self.cert_pem, "ab") as fh:
-                    fh.write(extra.bytes())
-            os.chmod(self.key_pem, 0o600)
+            # Each file whole or absent (written aside, then renamed): a process killed on its
+            # first start leaves no half-written CA, and a missing file makes the next start
+            # issue all three again.
+            _write_atomic(self.ca_pem, ca.cert_pem.bytes())
+            _write_atomic(self.cert_pem, b"".join(pem.bytes() for pem in leaf.cert_chain_pems))
+            _write_atomic(self.key_pem, leaf.private_key_pem.bytes(), mode=0o600)
+
+
+def _write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
 
 
 class TLSServer:
