@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from hypothesis import settings
@@ -47,6 +48,7 @@ class TwoWorlds(RuleBasedStateMachine):
         super().__init__()
         self.worlds: list[Simulator] = []
         self.signals: list[str] = []
+        self.audiences: list[str] = []
 
     def teardown(self) -> None:
         if self.worlds:
@@ -54,7 +56,7 @@ class TwoWorlds(RuleBasedStateMachine):
         for sim in self.worlds:
             sim.close()
 
-    def both(self, call) -> None:
+    def both(self, call) -> tuple[str, Any]:
         outcomes = []
         for sim in self.worlds:
             try:
@@ -62,12 +64,18 @@ class TwoWorlds(RuleBasedStateMachine):
             except (NotFound, ValidationFailed) as exc:
                 outcomes.append((type(exc).__name__, str(exc)))
         assert outcomes[0] == outcomes[1]
+        return outcomes[0]
 
     @initialize(seed=st.integers(0, 2**16), labeling=st.sampled_from(LABELING))
     def setup(self, seed: int, labeling: int | None) -> None:
         self.worlds = [world(True, seed), world(False, seed)]
+        self.audiences = ["global"]
         for sim in self.worlds:
             sim.audiences.configure("global", labeling_seconds=labeling)
+            # A custom audience: Created until a firing starts its recruiting, Ready later.
+            custom = sim.audiences.create_custom(sim.principal(), name="custom")["id"]
+            sim.audiences.configure(custom, labeling_seconds=labeling)
+        self.audiences.append(custom)
 
     def definition(self, sim: Simulator, index: int) -> str:
         rows = sim.store.select("job_definitions", order_by="rowid")
@@ -78,16 +86,16 @@ class TwoWorlds(RuleBasedStateMachine):
 
     @precondition(lambda self: len(self.signals) < 6)
     @rule(interval=st.sampled_from(INTERVALS), definition=st.integers(0, 1), pinned=st.booleans(),
-          public=st.booleans())
-    def create(self, interval: int, definition: int, pinned: bool, public: bool) -> None:
-        ids = []
-        for sim in self.worlds:
-            row = sim.signals.create(sim.principal(), name="s", audience_id="global",
-                                     job_definition_id=self.definition(sim, definition), interval_seconds=interval,
-                                     revision_number=1 if pinned else None, is_public=public)
-            ids.append(row["id"])
-        assert ids[0] == ids[1]
-        self.signals.append(ids[0])
+          public=st.booleans(), audience=st.integers(0, 1))
+    def create(self, interval: int, definition: int, pinned: bool, public: bool, audience: int) -> None:
+        def create(sim: Simulator, me) -> str:
+            return sim.signals.create(me, name="s", audience_id=self.audiences[audience],
+                                      job_definition_id=self.definition(sim, definition), interval_seconds=interval,
+                                      revision_number=1 if pinned else None, is_public=public)["id"]
+
+        outcome = self.both(create)
+        if outcome[0] == "ok":
+            self.signals.append(outcome[1])
 
     @rule(seconds=ADVANCE)
     def advance(self, seconds: int) -> None:
@@ -123,13 +131,17 @@ class TwoWorlds(RuleBasedStateMachine):
         self.both(lambda sim, me: sim.definitions.create_revision(me, self.definition(sim, definition),
                                                                  changes={})["revision_number"])
 
-    @rule(labeling=st.sampled_from(LABELING))
-    def configure_labeling(self, labeling: int | None) -> None:
-        self.both(lambda sim, me: sim.audiences.configure("global", labeling_seconds=labeling))
+    @rule(labeling=st.sampled_from(LABELING), audience=st.integers(0, 1))
+    def configure_labeling(self, labeling: int | None, audience: int) -> None:
+        self.both(lambda sim, me: sim.audiences.configure(self.audiences[audience], labeling_seconds=labeling))
 
-    @rule(jobs=st.integers(1, 3), state=st.sampled_from(["Failed", "Paused"]))
-    def fault(self, jobs: int, state: str) -> None:
-        self.both(lambda sim, me: sim.crowd.inject(state, audience_id="global", jobs=jobs))
+    @rule(jobs=st.integers(1, 3), state=st.sampled_from(["Failed", "Paused"]), audience=st.integers(0, 1))
+    def fault(self, jobs: int, state: str, audience: int) -> None:
+        self.both(lambda sim, me: sim.crowd.inject(state, audience_id=self.audiences[audience], jobs=jobs))
+
+    @rule(audience=st.integers(0, 1))
+    def delete_audience(self, audience: int) -> None:
+        self.both(lambda sim, me: sim.audiences.delete(me, self.audiences[audience]))
 
     @rule(policy=st.sampled_from([{"overlap": "allow"}, {"overlap": "skip"}, {"overlap": "buffer_one"},
                                   {"paused": "skip"}, {"paused": "none"}, {"catch_up": "all"}]))
