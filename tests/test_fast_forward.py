@@ -220,3 +220,26 @@ def test_a_stretch_meeting_one_by_one_firings_at_one_instant(triggered, labeling
         states.append(state(sim))
         sim.close()
     assert states[0] == states[1]
+
+
+def test_a_world_on_disk_writes_its_stretches_before_each_commit(tmp_path):
+    """An acknowledged write is a written one: a world on disk keeps nothing deferred past a
+    commit, and what it wrote is what the one-by-one world holds, after a reopen too."""
+    states = []
+    for fast in (True, False):
+        db = tmp_path / f"{fast}.sqlite3"
+        sim = Simulator.open(db, seed=5, speed=0, start=START,
+                             config=SimConfig(scheduler=SchedulerConfig(fast_forward=fast)))
+        sim.audiences.configure("global", labeling_seconds=0)
+        definition = text_definition(sim, name="pairs", datapoints=1, votes=1)["id"]
+        for interval in (3600, 7200):
+            sim.signals.create(sim.principal(), name="s", audience_id="global", job_definition_id=definition,
+                               interval_seconds=interval)
+        sim.advance(timedelta(days=3))
+        assert not sim.scheduler.ledger.pending()
+        sim.close()
+        again = Simulator.open(db, seed=5, speed=0)
+        assert again.store.count("signal_runs", "status = 'Completed'") == 3 * (24 + 12)
+        states.append(again.event_log())
+        again.close()
+    assert states[0] == states[1]
