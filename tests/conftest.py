@@ -83,6 +83,19 @@ def colleague_client(sim, sdk_env):
     return sim.client(client_id="rapidata-sim-colleague", client_secret="colleague-secret")
 
 
+def one_datapoint_definition(sim, me, name):
+    """A dataset of one text datapoint and a compare job definition over it (3 votes): the
+    smallest world the bad-input tables need. Returns (dataset row, definition row)."""
+    ds = sim.datasets.create(me, "ds")
+    sim.datasets.add_datapoint(me, ds["id"], [{"key": "asset", "kind": "Asset",
+                                               "asset": {"_t": "TextAssetInput", "text": "hi"}}])
+    workflow = {"_t": "SimpleWorkflow", "rapid": {"_t": "Compare", "asset": {"segment": "asset"},
+                                                  "criteria": {"literal": "?"}}}
+    definition, _ = sim.definitions.create(me, name=name, workflow=workflow,
+                                           referee={"_t": "NaiveReferee", "totalVotes": 3}, dataset_id=ds["id"])
+    return ds, definition
+
+
 def https_client(server, creds=("rapidata-sim", "rapidata-sim-secret")):
     """A plain httpx client for ``server``, holding a bearer token for ``creds`` (None: no token)."""
     import ssl

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import https_client
+from conftest import https_client, one_datapoint_definition
 
 from rapidata_sim import Simulator
 
@@ -25,13 +25,7 @@ def world():
         tokens[name] = authed.headers["Authorization"][len("Bearer "):]
         authed.close()
     me = sim.principal()
-    ds = sim.datasets.create(me, "ds")
-    sim.datasets.add_datapoint(me, ds["id"], [{"key": "asset", "kind": "Asset",
-                                               "asset": {"_t": "TextAssetInput", "text": "hi"}}])
-    workflow = {"_t": "SimpleWorkflow", "rapid": {"_t": "Compare", "asset": {"segment": "asset"},
-                                                  "criteria": {"literal": "?"}}}
-    definition, _ = sim.definitions.create(me, name="d", workflow=workflow,
-                                           referee={"_t": "NaiveReferee", "totalVotes": 3}, dataset_id=ds["id"])
+    ds, definition = one_datapoint_definition(sim, me, "d")
     sim.definitions.create_revision(me, definition["id"], changes={})
     private = sim.signals.create(me, name="private", audience_id="global", job_definition_id=definition["id"],
                                  interval_seconds=3600)

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-from conftest import https_client
+from conftest import https_client, one_datapoint_definition
 
 from rapidata_sim import Clock, Simulator
 from rapidata_sim.simulator import SimConfig
@@ -327,13 +327,7 @@ def world(contract):
     http = https_client(server, creds=None)
     default = https_client(server, DEFAULT)
     me = sim.principal()
-    ds = sim.datasets.create(me, "ds")
-    sim.datasets.add_datapoint(me, ds["id"], [{"key": "asset", "kind": "Asset",
-                                               "asset": {"_t": "TextAssetInput", "text": "hi"}}])
-    workflow = {"_t": "SimpleWorkflow", "rapid": {"_t": "Compare", "asset": {"segment": "asset"},
-                                                  "criteria": {"literal": "?"}}}
-    definition, _ = sim.definitions.create(me, name="pairs", workflow=workflow,
-                                           referee={"_t": "NaiveReferee", "totalVotes": 3}, dataset_id=ds["id"])
+    ds, definition = one_datapoint_definition(sim, me, "pairs")
     private = sim.signals.create(me, name="private", audience_id="global", job_definition_id=definition["id"],
                                  interval_seconds=3600)
     public = sim.signals.create(me, name="public", audience_id="global", job_definition_id=definition["id"],
@@ -355,9 +349,7 @@ def world(contract):
     worlds_server = WorldsServer(Worlds(seed=5, speed=0)).start()
     wdefault = worlds_server.worlds.default
     wme = wdefault.principal()
-    wds = wdefault.datasets.create(wme, "ds")
-    wdef, _ = wdefault.definitions.create(wme, name="d", workflow=workflow,
-                                          referee={"_t": "NaiveReferee", "totalVotes": 3}, dataset_id=wds["id"])
+    _, wdef = one_datapoint_definition(wdefault, wme, "d")
     wsignal = wdefault.signals.create(wme, name="w", audience_id="global", job_definition_id=wdef["id"],
                                       interval_seconds=3600, is_public=True)
     whttp = https_client(worlds_server, creds=None)
