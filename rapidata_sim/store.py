@@ -6,6 +6,12 @@ booleans are decoded on the way out. All writes happen inside
 leaves nothing half-written. Timestamps are stored as the strings
 ``clock.iso`` makes (fixed width, UTC), so they sort and compare as text and
 no timestamp is ever computed in SQL.
+
+Rows of runs, jobs and events may be decided before they are written (``Store.deferred``,
+the scheduler's steady stretches): every read or change of those tables through the store
+writes them first, and a store on disk writes them before each commit. Code that reads
+those tables with SQL of its own calls ``flush()`` first. Event sequence numbers come from
+the store (``reserve_seqs``), so rows written late keep their place in the log.
 """
 
 from __future__ import annotations
@@ -154,7 +160,7 @@ class Store:
         self._next_seq: int | None = None
         self._kinds = {table: cols for table, (_, cols) in SCHEMA.items()}
         self._pks = {table: pk for table, (pk, _) in SCHEMA.items()}
-        self._insert_cache: dict[str, tuple[str, list[str]]] = {}
+        self._insert_cache: dict[str, tuple[str, list[tuple[str, Any]]]] = {}
         self._create_schema()
 
     def _create_schema(self) -> None:
