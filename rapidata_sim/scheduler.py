@@ -26,6 +26,11 @@ Vocabulary (borrowed from Temporal schedules, Kubernetes CronJob, APScheduler):
   ``latest`` (one firing for the missed points) or ``all`` (one per point).
 
 The skip rule lives in ``skip_reason``: one place, one name.
+
+**Steady stretches** (``fast_forward``): firings nothing in a sync can change (``_lane``
+says which) are taken in one pass over a local copy of the queue, in the same order and
+with the same ids, and their rows are written when read (``ledger``). Everything else is
+taken one event at a time, as above.
 """
 
 from __future__ import annotations
