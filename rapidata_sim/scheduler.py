@@ -427,6 +427,8 @@ class Scheduler:
         (same keys, same sequence numbers) and the ids are drawn in the same order; only
         the writing waits.
         """
+        if not self._heap or self._heap[0][0] > until:
+            return 0  # nothing due (most requests): no need to look at the queue
         memo: dict[tuple, Any] = {}
         lanes: list[Lane] = []
         lane_of: dict[str, int] = {}
@@ -436,6 +438,9 @@ class Scheduler:
         barrier: tuple[int, int, int] | None = None
         for entry in self._heap:
             due, kind, seq, key = entry
+            if due > until:
+                kept.append(entry)  # not this sync's business, whatever it is
+                continue
             if kind == _FIRE:
                 no = lane_of.get(key)
                 if no is None:
