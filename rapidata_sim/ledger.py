@@ -74,10 +74,6 @@ class Stretch:
     events: int = 0
     committed: bool = False
 
-    @property
-    def firings(self) -> int:
-        return len(self.done)
-
 
 def job_ids(stretch: Stretch, firing: int) -> tuple[str, str, str]:
     run, job, pipeline = stretch.ids[3 * firing:3 * firing + 3]
