@@ -319,34 +319,28 @@ def main(argv: list[str] | None = None) -> int:
 
         # -- one-off costs, on the simulator (the first SDK use in this process) -------
         first: dict[str, float] = {}
-        t = time.perf_counter()
-        importlib.import_module("rapidata")
-        first["import rapidata"] = time.perf_counter() - t
+
+        def once(label: str, call: Callable[[], Any]) -> Any:
+            t = time.perf_counter()
+            out = call()
+            first[label] = time.perf_counter() - t
+            return out
+
+        once("import rapidata", lambda: importlib.import_module("rapidata"))
         skip_version_check()
-        t = time.perf_counter()
-        sim_client = server.client()
-        first["RapidataClient() [sim]"] = time.perf_counter() - t
-        t = time.perf_counter()
-        sim_signal = sim_client.signals.get_signal_by_id(world.signal_id)
-        first["first get_signal_by_id [sim]"] = time.perf_counter() - t
-        t = time.perf_counter()
-        sim_job = sim_client.job.get_job_by_id(world.job_id)
-        first["first get_job_by_id [sim]"] = time.perf_counter() - t
+        sim_client = once("RapidataClient() [sim]", server.client)
+        sim_signal = once("first get_signal_by_id [sim]", lambda: sim_client.signals.get_signal_by_id(world.signal_id))
+        sim_job = once("first get_job_by_id [sim]", lambda: sim_client.job.get_job_by_id(world.job_id))
 
         # -- the bare twin, answering with the simulator's own bytes ------------------
         canned = capture(server, world)
         app = bare_app(canned)
         bare = TLSServer(app, data_dir=server.data_dir).start()  # same transport, same certificate
         creds = sim.default_client
-        t = time.perf_counter()
-        bare_client = bare.client(creds["id"], creds["secret"])
-        first["RapidataClient() [bare]"] = time.perf_counter() - t
-        t = time.perf_counter()
-        bare_signal = bare_client.signals.get_signal_by_id(world.signal_id)
-        first["first get_signal_by_id [bare]"] = time.perf_counter() - t
-        t = time.perf_counter()
-        bare_job = bare_client.job.get_job_by_id(world.job_id)
-        first["first get_job_by_id [bare]"] = time.perf_counter() - t
+        bare_client = once("RapidataClient() [bare]", lambda: bare.client(creds["id"], creds["secret"]))
+        bare_signal = once("first get_signal_by_id [bare]",
+                           lambda: bare_client.signals.get_signal_by_id(world.signal_id))
+        bare_job = once("first get_job_by_id [bare]", lambda: bare_client.job.get_job_by_id(world.job_id))
 
         # The SDK must have parsed the same thing from both.
         sig_fields = ("id", "audience_id", "job_definition_id", "revision_number", "is_public", "created_at",

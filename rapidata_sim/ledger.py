@@ -18,6 +18,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from .clock import iso
+from .domain.jobs import results_file_name
 
 if TYPE_CHECKING:
     from .ids import IdFactory
@@ -231,7 +232,7 @@ class _Spelling:
         row[i], row[started], row[job] = run_id, at, job_id
         row[status] = "Completed" if done else "Running"
         if done:
-            row[completed], row[results] = completes_at, f"{job_id}_results.json"
+            row[completed], row[results] = completes_at, results_file_name(job_id)
         return row
 
     def fired(self, run_id: str, job_id: str, completes_at: str) -> str:

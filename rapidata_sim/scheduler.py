@@ -42,6 +42,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from .clock import iso, parse_iso
+from .domain.jobs import results_file_name
 from .ledger import COMPLETION, FIRING, Lane, Ledger, Stretch, from_us, to_us
 
 if TYPE_CHECKING:
@@ -137,15 +138,16 @@ class Scheduler:
     def _trigger_due(self, signal: dict[str, Any]) -> str:
         return iso(parse_iso(signal["pending_trigger_at"]) + timedelta(seconds=self.config.trigger_latency_seconds))
 
-    def _live(self, entry: tuple[str, int, int, str]) -> dict[str, Any] | None:
-        """The row an entry is about, if the entry is still true; None if stale."""
+    def _live(self, entry: tuple[str, int, int, str], *, flush: bool = True) -> dict[str, Any] | None:
+        """The row an entry is about, if the entry is still true; None if stale.
+        ``flush=False``: a job is read only as written (for one the ledger does not hold)."""
         due, kind, _, key = entry
         if kind == _AUDIENCE:
             audience = self._cached("audiences", key)
             return audience if audience and audience["status"] == "Recruiting" and not audience["deleted"] \
                 and audience.get("ready_at") == due else None
         if kind == _JOB:
-            job = self._cached("jobs", key)
+            job = self._cached("jobs", key, flush=flush)
             return job if job and job["state"] == "Running" and not job["deleted"] and job["completes_at"] == due \
                 else None
         signal = self._cached("signals", key)
@@ -185,6 +187,13 @@ class Scheduler:
         if row is None:
             row = self._rows[(table, key)] = self.store.get(table, key, flush=flush)
         return row
+
+    def _owner(self, signal: dict[str, Any]) -> Any:
+        """The signal's owner, as the jobs it creates are made by (cached like the rows)."""
+        owner = self._rows.get(("principal", signal["owner_id"]))
+        if owner is None:
+            owner = self._rows[("principal", signal["owner_id"])] = self.sim.identity.principal(signal["owner_id"])
+        return owner
 
     def skip_reason(self, signal: dict[str, Any], source: str) -> str | None:
         """Why a firing of ``signal`` must not create a job now, or None to fire."""
@@ -248,9 +257,7 @@ class Scheduler:
         audience = self._cached("audiences", signal["audience_id"])
         if audience["status"] == "Created" and sim.audiences.start_recruiting(None, audience["id"], at=at):
             audience = self._rows[("audiences", audience["id"])] = self.store.get("audiences", audience["id"])
-        owner = self._rows.get(("principal", signal["owner_id"]))
-        if owner is None:
-            owner = self._rows[("principal", signal["owner_id"])] = sim.identity.principal(signal["owner_id"])
+        owner = self._owner(signal)
         definition = self._cached("job_definitions", signal["job_definition_id"])
         number = signal["revision_number"] or definition["latest_revision"]
         revision = self._rows.get(("revision", definition["id"], number))
@@ -262,7 +269,7 @@ class Scheduler:
         self._rows[("jobs", job["id"])] = job
         run.update(status=RUN_STATUS.get(job["state"], "Running"), audience_job_id=job["id"])
         if job["state"] == "Completed":
-            run.update(completed_at=at, result_file_name=f"{job['id']}_results.json")
+            run.update(completed_at=at, result_file_name=results_file_name(job["id"]))
         elif job["state"] == "Failed":
             run.update(completed_at=at, failure_message=job["failure_message"])
         self.store.insert("signal_runs", run)
@@ -291,7 +298,7 @@ class Scheduler:
             if job["state"] == "Completed":
                 self.store.update("signal_runs", run["id"], {
                     "status": "Completed", "completed_at": job["completed_at"],
-                    "result_file_name": f"{job['id']}_results.json"})
+                    "result_file_name": results_file_name(job["id"])})
             else:
                 self.store.update("signal_runs", run["id"], {
                     "status": "Failed", "completed_at": at, "failure_message": job["failure_message"]})
@@ -403,17 +410,11 @@ class Scheduler:
             revision = self.store.get("revisions", (definition["id"], number))
             fixed = crowd.fixed_plan(definition, revision, audience) if revision else None
             memo[key] = None if fixed is None or crowd.has_faults(audience["id"]) else (
-                fixed, crowd.stream_parts(definition, revision, audience), crowd.latest_change())
+                revision, fixed, crowd.stream_parts(definition, revision, audience), crowd.latest_change())
         if memo[key] is None:
             return None
-        fixed, stream, behaviour = memo[key]
-        owner = self._rows.get(("principal", signal["owner_id"]))
-        if owner is None:
-            owner = self._rows[("principal", signal["owner_id"])] = self.sim.identity.principal(signal["owner_id"])
-        job = {"name": f"{definition['name']}:{number}", "definition_id": definition["id"],
-               "revision_number": number, "audience_id": audience["id"], "is_public": False,
-               "owner_id": owner.user_id, "owner_mail": owner.email, "organization_id": owner.organization_id,
-               "preceding_job_id": None, "deleted": False}
+        revision, fixed, stream, behaviour = memo[key]
+        job = self.sim.jobs.shared_columns(self._owner(signal), definition, revision, audience)
         return Lane(signal_id=signal["id"], interval_us=signal["interval_seconds"] * 1_000_000,
                     duration_us=seconds * 1_000_000, stream=stream, job=job, behaviour=behaviour,
                     fixed_plan=fixed, revision=number)
@@ -456,15 +457,10 @@ class Scheduler:
                     local.append((to_us(parse_iso(due)), _FIRE, seq, no))
                     continue
                 live = self._live(entry) is not None
-            elif kind == _JOB:
-                if key in self.ledger.running:
-                    live = self.ledger.running[key] == due
-                else:
-                    job = self.store.get("jobs", key, flush=False)
-                    live = bool(job) and job["state"] == "Running" and not job["deleted"] \
-                        and job["completes_at"] == due
+            elif kind == _JOB and key in self.ledger.running:
+                live = self.ledger.running[key] == due
             else:
-                live = self._live(entry) is not None
+                live = self._live(entry, flush=False) is not None
             kept.append(entry)
             if live:
                 mark = (to_us(parse_iso(due)), kind, seq)

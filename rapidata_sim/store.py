@@ -29,6 +29,17 @@ S, I, F, B, J = str, int, float, bool, "json"
 #: One encoder for every JSON column (``json.dumps`` with options builds a new one per call).
 _to_json = json.JSONEncoder(separators=(",", ":")).encode
 
+
+def _cell(kind: Any, value: Any) -> Any:
+    """``value`` as a column of ``kind`` stores it."""
+    if value is None:
+        return None
+    if kind == J:
+        return _to_json(value)
+    if kind is B:
+        return 1 if value else 0
+    return value
+
 # table -> (primary key, {column: kind})
 SCHEMA: dict[str, tuple[str | tuple[str, ...], dict[str, Any]]] = {
     "organizations": ("id", {"id": S, "name": S, "created_at": S}),
@@ -251,18 +262,7 @@ class Store:
 
     def _encode(self, table: str, row: dict[str, Any]) -> dict[str, Any]:
         kinds = self._kinds[table]
-        out = {}
-        for key, value in row.items():
-            kind = kinds[key]  # KeyError: a column the schema does not know
-            if value is None:
-                out[key] = None
-            elif kind == J:
-                out[key] = _to_json(value)
-            elif kind is B:
-                out[key] = 1 if value else 0
-            else:
-                out[key] = value
-        return out
+        return {key: _cell(kinds[key], value) for key, value in row.items()}  # KeyError: an unknown column
 
     def _decode(self, table: str, row: sqlite3.Row | tuple, names: list[str]) -> dict[str, Any]:
         kinds = self._kinds[table]
@@ -310,8 +310,7 @@ class Store:
 
     def encode(self, table: str, row: dict[str, Any]) -> list[Any]:
         """``row`` as ``insert`` writes it: one value per column of ``columns(table)``."""
-        return [None if (v := row.get(c)) is None else _to_json(v) if k == J else (1 if v else 0) if k is B else v
-                for c, k in self._insert_sql(table)[1]]
+        return [_cell(k, row.get(c)) for c, k in self._insert_sql(table)[1]]
 
     def insert_encoded(self, table: str, rows: list[list[Any]]) -> None:
         """Write rows already encoded (``encode``), in order, in one statement: for rows decided

@@ -23,10 +23,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+from starlette.requests import Request
+
 from .clock import iso, parse_iso
 from .http import create_app
 from .http.auth import client_credentials, oauth_error
 from .http.problems import problem
+from .http.routing import BodyTooLarge, read_body
 from .server import TLSServer, connection_env
 from .simulator import Simulator
 
@@ -171,7 +174,7 @@ class Worlds:
         headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
         if path == "/connect/token" and scope["method"] == "POST":
             limit = self.default.config.max_body_bytes
-            body = await _read_body(receive, limit)
+            body = await _read_body(scope, receive, limit)
             if body is None:
                 await oauth_error("invalid_request", f"Request bodies are limited to {limit} bytes.",
                                   status=413)(scope, receive, send)
@@ -190,7 +193,7 @@ class Worlds:
 
     async def _control(self, scope: Any, receive: Any, send: Any, path: str, caller: str | None) -> None:
         limit = self.default.config.max_body_bytes
-        body = await _read_body(receive, limit)
+        body = await _read_body(scope, receive, limit)
         if body is None:
             await problem(413, "Payload Too Large", f"Request bodies are limited to {limit} bytes.")(
                 scope, _replay(b""), send)
@@ -236,18 +239,12 @@ class WorldsServer(TLSServer):
         self.worlds.close()
 
 
-async def _read_body(receive: Any, limit: int) -> bytes | None:
-    """The whole body, or None past ``limit`` bytes (the rest is not read)."""
-    chunks, more, size = [], True, 0
-    while more:
-        message = await receive()
-        chunk = message.get("body", b"")
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-        more = message.get("more_body", False)
-    return b"".join(chunks)
+async def _read_body(scope: Any, receive: Any, limit: int) -> bytes | None:
+    """The whole body (``http.routing.read_body``), or None past ``limit`` bytes."""
+    try:
+        return await read_body(Request(scope, receive), limit)
+    except BodyTooLarge:
+        return None
 
 
 def _replay(body: bytes) -> Any:

@@ -34,6 +34,11 @@ LABELING_STATE = {"Submitted": "Created", "Queued": "Created", "Running": "Label
                   "SpendLimited": "Paused", "Blocked": "Paused", "StaleResults": "Done"}
 
 
+def results_file_name(job_id: str) -> str:
+    """The name a completed job's results file goes by (a run's ``resultFileName``)."""
+    return f"{job_id}_results.json"
+
+
 class Jobs(Service):
     def create(self, who: Principal, *, definition_id: str, audience_id: str, revision_number: int | None = None,
                name: str | None = None, preceding_job_id: str | None = None) -> dict[str, Any]:
@@ -82,17 +87,24 @@ class Jobs(Service):
                 plan["fault"] = {"state": fault["state"], "message": fault["message"], "at": iso(when)}
                 due = when
         row = {
-            "id": self.ids.new("job"), "name": name or f"{definition['name']}:{revision['revision_number']}",
-            "definition_id": definition["id"], "revision_number": revision["revision_number"],
-            "audience_id": audience["id"], "pipeline_id": self.ids.new("pl"),
-            "state": "Running", "is_public": False, "owner_id": who.user_id,
-            "owner_mail": who.email, "organization_id": who.organization_id, "created_at": at,
-            "completed_at": None, "completes_at": iso(due) if due is not None else None,
-            "preceding_job_id": preceding_job_id, "deleted": False, "plan": plan,
+            "id": self.ids.new("job"), "pipeline_id": self.ids.new("pl"), "state": "Running", "created_at": at,
+            "completed_at": None, "completes_at": iso(due) if due is not None else None, "plan": plan,
+            **self.shared_columns(who, definition, revision, audience, name=name, preceding_job_id=preceding_job_id),
         }
         if due is not None and due <= start:
             self._settle(row)
         return row
+
+    @staticmethod
+    def shared_columns(who: Principal, definition: dict, revision: dict, audience: dict, *,
+                       name: str | None = None, preceding_job_id: str | None = None) -> dict[str, Any]:
+        """The columns of a new job that do not depend on when it is made (a steady stretch
+        spells out many jobs from one set of them)."""
+        return {"name": name or f"{definition['name']}:{revision['revision_number']}",
+                "definition_id": definition["id"], "revision_number": revision["revision_number"],
+                "audience_id": audience["id"], "is_public": False, "owner_id": who.user_id,
+                "owner_mail": who.email, "organization_id": who.organization_id,
+                "preceding_job_id": preceding_job_id, "deleted": False}
 
     def _settle(self, job: dict[str, Any]) -> None:
         """The job's due instant has come: it completes, or its planned fault strikes."""

@@ -6,6 +6,7 @@ from typing import Any
 
 from starlette.routing import Route
 
+from ..domain.jobs import results_file_name
 from ..errors import Conflict, NotFound, ValidationFailed
 from . import inputs
 from .routing import Call, endpoint, json_response, paged
@@ -47,7 +48,7 @@ def job_out(call: Call, row: dict[str, Any]) -> dict[str, Any]:
         "isPublic": row["is_public"], "audienceDeleted": call.sim.jobs.audience_deleted(row),
         "createdAt": row["created_at"], "ownerId": row["owner_id"], "ownerMail": row["owner_mail"],
         "organizationId": row["organization_id"], "completedAt": row["completed_at"],
-        "resultFileName": f"{row['id']}_results.json" if row["state"] == "Completed" else None,
+        "resultFileName": results_file_name(row["id"]) if row["state"] == "Completed" else None,
         "failedAt": row["failed_at"], "failureMessage": row["failure_message"],
     }
 
@@ -98,11 +99,8 @@ def latest_revision(call: Call) -> dict:
 
 
 def get_revision(call: Call) -> dict:
-    try:
-        number = int(call.path["revision_number"])
-    except ValueError:
-        number = None
-    if number is None or not -2**31 <= number < 2**31:  # int32 on the service
+    number = inputs.int32(call.path["revision_number"])
+    if number is None:
         raise ValidationFailed.field("revisionNumber",
                                      f"'{call.path['revision_number'][:100]}' is not a valid integer.")
     return revision_out(call.sim.definitions.revision(call.who, call.path["definition_id"], number))

@@ -24,6 +24,7 @@ from ..domain.base import Principal
 from ..domain.definitions import RevisionConflict
 from ..errors import SimError
 from ..querying import DEFAULT_PAGE_SIZE, Filter, Query
+from .inputs import int32
 from .problems import new_trace_id, problem
 
 if TYPE_CHECKING:
@@ -31,8 +32,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("rapidata_sim.http")
 
-#: Integers the service reads (page, page size, path numbers) are int32 there: larger ones are 400.
-INT32_MAX = 2**31 - 1
 #: Body content types a JSON route accepts (as ASP.NET's JSON input formatter); others are 415.
 JSON_TYPES = ("application/json", "text/json")
 
@@ -70,11 +69,8 @@ def _int_param(query: QueryParams, name: str, default: int, errors: dict[str, li
     raw = query.get(name)
     if raw is None or raw == "":
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        value = None
-    if value is None or not -INT32_MAX - 1 <= value <= INT32_MAX:
+    value = int32(raw)
+    if value is None:
         errors.setdefault(name, []).append(f"The value '{raw[:100]}' is not valid for {name}.")
         return default
     return value
@@ -212,7 +208,7 @@ def endpoint(sim: "Simulator", handler: Callable[[Call], Any], *, body: type[pyd
                 parsed = request  # the handler reads it (multipart)
             call = Call(sim, who, dict(request.path_params), request.query_params, parsed, request)
             if raw_body:
-                raw = await read_body(request, limit)
+                await read_body(request, limit)  # under the limit; request.form() replays it
                 if media != "multipart/form-data":
                     return problem(415, "Unsupported Media Type",
                                    f"This route takes multipart/form-data, not '{media[:100] or 'no content type'}'.",
