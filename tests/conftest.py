@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
@@ -18,14 +17,11 @@ os.environ.setdefault("NO_PROXY", "127.0.0.1,localhost")
 os.environ.setdefault("BROWSER", "true")  # preview()/view() open a browser: make that a no-op
 
 
-SPEC_DIR = Path(__file__).resolve().parents[2] / "shared" / "openapi"
-
-
 @pytest.fixture(scope="session")
 def contract():
-    from contract import Contract
+    from contract import Contract, spec_dir
 
-    return Contract.load(Path(os.environ.get("RAPIDATA_SIM_OPENAPI_DIR", SPEC_DIR)))
+    return Contract.load(spec_dir())
 
 
 def pytest_configure(config):

@@ -1,8 +1,8 @@
 """Contract checker: does a response of rapidata-sim match the real service's OpenAPI specs?
 
-The specs are the real Rapidata service's OpenAPI 3.0 files (``../shared/openapi/*.openapi.json``,
+The specs are the real Rapidata service's OpenAPI 3.0 files (``specs/openapi/*.openapi.json``, vendored,
 snapshot ``2026.08.21.1305-2bf435d``). The SDK we target, ``rapidata==3.27.1``, is a little newer
-than them (``../shared/sdk-wire-notes.md`` §7), so a few documented allow-lists below let through
+than them (its generated ``rapidata/api_client/`` wins where they differ), so a few documented allow-lists below let through
 what the real service and the SDK do but the specs do not say. Everything else is a problem.
 
 Usage::
@@ -82,6 +82,7 @@ every component's ``required`` with the 3.27.1 models):
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,6 +99,16 @@ from referencing.jsonschema import DRAFT4
 
 __all__ = ["Contract", "Operation", "ExtraStatus", "SpecPatch", "NOT_IN_SPEC", "EXTRA_STATUSES", "SPEC_PATCHES",
            "OAUTH_ERROR_PATHS"]
+
+#: The vendored specs (``specs/openapi/``, see ``specs/README.md``); ``$RAPIDATA_SIM_OPENAPI_DIR``
+#: points the checks at another folder of ``*.openapi.json`` files, e.g. a newer service version.
+SPEC_DIR = Path(__file__).resolve().parents[1] / "specs" / "openapi"
+
+
+def spec_dir() -> Path:
+    """The folder of specs the contract checks read."""
+    return Path(os.environ.get("RAPIDATA_SIM_OPENAPI_DIR", SPEC_DIR))
+
 
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
@@ -368,7 +379,7 @@ class Contract:
         if not spec_dir.is_dir():
             raise RuntimeError(
                 f"OpenAPI specs folder not found: {spec_dir}. The contract tests read the real service's specs "
-                f"from ../shared/openapi/ (next to the repo); set RAPIDATA_SIM_OPENAPI_DIR to a folder of "
+                f"from specs/openapi/ in the repository, or from $RAPIDATA_SIM_OPENAPI_DIR if set to a folder of "
                 f"*.openapi.json files if they live elsewhere.")
         files = sorted(spec_dir.glob("*.openapi.json"))
         if not files:

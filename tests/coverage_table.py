@@ -15,7 +15,6 @@ checks that it is current).
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 from dataclasses import dataclass
@@ -28,10 +27,8 @@ if str(HERE) not in sys.path:  # run as a script: make ``contract`` importable
     sys.path.insert(0, str(HERE))
 
 from contract import (EXTRA_STATUSES, NOT_IN_SPEC, OAUTH_ERROR_PATHS, SPEC_PATCHES, Contract,  # noqa: E402
-                      iter_operations)
+                      iter_operations, spec_dir)
 
-#: Same default and override as ``tests/conftest.py``.
-SPEC_DIR = HERE.parents[1] / "shared" / "openapi"
 
 START_MARKER = "<!-- coverage-table:start -->"
 END_MARKER = "<!-- coverage-table:end -->"
@@ -47,10 +44,6 @@ SCHEMATHESIS_ALLOW: dict[tuple[str, str], str] = {
     ("GET", "/identity/bridge-token"): ("Always 404 (no browser login, wire notes A3); the spec's 404 schema is a "
                                         "JSON string, we send problem+json (contract.py rule 4)."),
 }
-
-
-def spec_dir() -> Path:
-    return Path(os.environ.get("RAPIDATA_SIM_OPENAPI_DIR", SPEC_DIR))
 
 
 @lru_cache(maxsize=None)

@@ -3,28 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pytest
 
-from contract import EXTRA_STATUSES, NOT_IN_SPEC, Contract
-
-SPEC_DIR = Path(__file__).resolve().parents[2] / "shared" / "openapi"
-ENV_VAR = "RAPIDATA_SIM_OPENAPI_DIR"
+from contract import EXTRA_STATUSES, NOT_IN_SPEC, Contract, spec_dir
 
 PROBLEM = "application/problem+json"
 JSON = "application/json"
-
-
-def spec_dir() -> Path:
-    """``../shared/openapi`` next to the repo; ``$RAPIDATA_SIM_OPENAPI_DIR`` if that is missing."""
-    if SPEC_DIR.is_dir():
-        return SPEC_DIR
-    if os.environ.get(ENV_VAR):
-        return Path(os.environ[ENV_VAR])
-    pytest.fail(f"OpenAPI specs not found at {SPEC_DIR} and {ENV_VAR} is not set: the contract tests need the "
-                f"real service's *.openapi.json files.", pytrace=False)
 
 
 @pytest.fixture(scope="module")
