@@ -9,6 +9,7 @@ top of that; a frozen clock moves only when told to.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from datetime import datetime, timedelta, timezone
@@ -23,11 +24,56 @@ def iso(instant: datetime) -> str:
 
 
 def parse_iso(text: str) -> datetime:
-    """Parse a timestamp written by :func:`iso` (or any ISO 8601 with offset)."""
+    """Parse a timestamp written by :func:`iso` (or any ISO 8601 with offset); ``ValueError``
+    for anything else, including instants whose UTC reading leaves the calendar."""
     value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if value.tzinfo is None:
         raise ValueError(f"timestamp without a UTC offset: {text!r}")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{text!r} is outside the calendar in UTC") from None
+
+
+#: The calendar a world lives in. Its clock never passes ``HORIZON`` (a clock with a speed
+#: stops there), no input may name an instant outside [``EARLIEST``, ``HORIZON``], and no input
+#: may name a span longer than ``MAX_SPAN`` (an interval, a delay, an outage): so every instant
+#: the simulator computes (a clock reading plus a few spans) stays far inside Python's
+#: ``datetime`` range (year 9999), and no input can make a world overflow it.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+HORIZON = datetime(9000, 1, 1, tzinfo=UTC)
+MAX_SPAN = timedelta(days=100 * 366)
+#: The fastest a clock may run: virtual seconds per wall second.
+MAX_SPEED = 1e7
+
+
+class CalendarError(ValueError):
+    """An instant, span or speed outside what a world's clock can take; nothing was changed."""
+
+
+def check_instant(instant: datetime) -> datetime:
+    """``instant`` if it lies in [EARLIEST, HORIZON]; ``CalendarError`` saying the range otherwise."""
+    if not EARLIEST <= instant <= HORIZON:
+        raise CalendarError(f"{iso(instant)} is outside the simulated calendar "
+                         f"({iso(EARLIEST)} to {iso(HORIZON)}).")
+    return instant
+
+
+def check_span(seconds: float) -> timedelta:
+    """``seconds`` as a span if it is finite, >= 0 and at most MAX_SPAN; ``CalendarError`` otherwise."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds) \
+            or not 0 <= seconds <= MAX_SPAN.total_seconds():
+        raise CalendarError(f"{seconds!r} is not a span of 0 to {MAX_SPAN.total_seconds():.0f} seconds "
+                         f"({MAX_SPAN.days // 366} years).")
+    return timedelta(seconds=seconds)
+
+
+def check_speed(speed: float) -> float:
+    """``speed`` if it is a finite number from 0 to MAX_SPEED; ``CalendarError`` otherwise."""
+    if isinstance(speed, bool) or not isinstance(speed, (int, float)) or not math.isfinite(speed) \
+            or not 0 <= speed <= MAX_SPEED:
+        raise CalendarError(f"speed must be a number from 0 to {MAX_SPEED:g}, not {speed!r}")
+    return float(speed)
 
 
 #: Where a frozen clock starts unless told otherwise: fixed (so runs replay byte for
@@ -52,7 +98,8 @@ class Clock:
       ``advance``/``advance_to``: deterministic scenarios.
 
     ``wall`` is injectable so tests can control the real-time side too (token
-    expiry uses it, see ``wall_now``).
+    expiry uses it, see ``wall_now``). However it is driven, it never passes
+    ``HORIZON``: moving it there is an error, running into it stops it.
     """
 
     def __init__(
@@ -70,9 +117,8 @@ class Clock:
             start = datetime.fromtimestamp(self._wall_base, UTC) if follow_wall else FROZEN_START
         if start.tzinfo is None:
             raise ValueError("Clock start must carry a timezone")
-        if speed < 0:
-            raise ValueError("speed must be >= 0")
-        self._base = start.astimezone(UTC)
+        check_speed(speed)
+        self._base = check_instant(start.astimezone(UTC))
         self._offset = timedelta(0)
         self._last = self._base
         self.speed = speed if follow_wall else 0.0
@@ -89,8 +135,7 @@ class Clock:
 
     def set_speed(self, speed: float) -> None:
         """Change how fast virtual time follows the wall clock (0 = frozen), from now on."""
-        if speed < 0:
-            raise ValueError("speed must be >= 0")
+        check_speed(speed)
         with self._lock:
             now = self._raw()
             self._base, self._offset, self._wall_base = now, timedelta(0), self._wall()
@@ -104,8 +149,12 @@ class Clock:
         self._listeners.remove(listener)
 
     def _raw(self) -> datetime:
-        elapsed = timedelta(seconds=(self._wall() - self._wall_base) * self.speed) if self.speed else timedelta(0)
-        return self._base + elapsed + self._offset
+        start = self._base + self._offset
+        if not self.speed:
+            return start
+        # In float seconds first: years of wall time at a high speed would overflow a timedelta.
+        elapsed = (self._wall() - self._wall_base) * self.speed
+        return start + timedelta(seconds=max(0.0, min(elapsed, (HORIZON - start).total_seconds())))
 
     def now(self) -> datetime:
         """The current virtual instant; never earlier than any instant returned before."""
@@ -117,19 +166,29 @@ class Clock:
         """Move virtual time forward by ``delta`` and return the new instant."""
         if delta < timedelta(0):
             raise ValueError("the clock never goes backwards")
+        return self._move(lambda current: delta)
+
+    def advance_to(self, instant: datetime, *, or_stay: bool = False) -> datetime:
+        """Move virtual time forward to ``instant``. An instant already past is an error, or
+        with ``or_stay`` leaves the clock where it is (a clock that follows the wall may have
+        passed it since the caller looked)."""
+        def delta(current: datetime) -> timedelta:
+            if instant < current and not or_stay:
+                raise ValueError(f"the clock never goes backwards: {iso(instant)} < {iso(current)}")
+            return max(instant - current, timedelta(0))
+        return self._move(delta)
+
+    def _move(self, delta_from: Callable[[datetime], timedelta]) -> datetime:
         with self._lock:
+            current = max(self._last, self._raw())
+            delta = delta_from(current)
+            if delta > HORIZON - current:
+                raise CalendarError(f"the clock cannot pass {iso(HORIZON)}, the end of the simulated calendar")
             self._offset += delta
             self._last = now = max(self._last, self._raw())
         for listener in self._listeners:
             listener(now)
         return now
-
-    def advance_to(self, instant: datetime) -> datetime:
-        """Move virtual time forward to ``instant`` (which must not be in the past)."""
-        current = self.now()
-        if instant < current:
-            raise ValueError(f"the clock never goes backwards: {iso(instant)} < {iso(current)}")
-        return self.advance(instant - current)
 
     def wall_until(self, instant: datetime) -> float:
         """Wall seconds until the clock reaches ``instant`` on its own (inf if frozen)."""

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from .clock import iso, parse_iso
+from .clock import HORIZON, CalendarError, iso, parse_iso
 from .domain.jobs import results_file_name
 from .ledger import COMPLETION, FIRING, Lane, Ledger, Stretch, from_us, to_us
 
@@ -561,13 +561,15 @@ class Scheduler:
         sim = self.sim
         self.sync()
         start = sim.clock.now()
+        if not timedelta(0) <= duration <= HORIZON - start:
+            raise CalendarError(f"an outage cannot be negative or end after {iso(HORIZON)}, "
+                                "the end of the simulated calendar")
         end = start + duration
         sim.signals.record("outage.started", "world", at=iso(start), until=iso(end))
         missed: dict[str, list[str]] = {}
         with self.store.transaction():
             self.sync(until=iso(end), missed=missed)
-            sim.clock.advance_to(end)
-            at = iso(end)
+            at = iso(sim.clock.advance_to(end, or_stay=True))
             sim.signals.record("outage.ended", "world", at=at, missed=sum(len(v) for v in missed.values()),
                                policy=self.config.catch_up)
             self._rows.clear()

@@ -10,9 +10,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, Literal, get_args, get_origin, get_type_hints
 
-from .clock import Clock, iso, parse_iso
+from .clock import HORIZON, CalendarError, Clock, check_instant, check_span, iso, parse_iso
 from .crowd import Behaviour
 from .domain.audiences import Audiences
 from .domain.base import Principal
@@ -159,12 +159,18 @@ class Simulator:
         else:
             saved = json.loads(row["value"])
             sim = cls(seed=seed, db=str(db), clock=Clock.frozen(parse_iso(saved["virtual"])), **kwargs)
-            down = max(0.0, time.time() - saved["wall"]) * speed
-            with sim.store.transaction():  # one commit: the downtime's outage and the clock it moved
-                if down > 0:
-                    sim.outage(timedelta(seconds=down))
-                sim.clock.set_speed(speed)
-                sim.save_clock()
+            try:
+                # At most up to the horizon: a clock that stopped there missed nothing since.
+                down = min(max(0.0, time.time() - saved["wall"]) * speed,
+                           (HORIZON - sim.clock.now()).total_seconds())
+                with sim.store.transaction():  # one commit: the downtime's outage and the clock it moved
+                    if down > 0:
+                        sim.outage(timedelta(seconds=down))
+                    sim.clock.set_speed(speed)
+                    sim.save_clock()
+            except BaseException:
+                sim.store.conn.close()  # the caller gets the error, not a half-open world
+                raise
         sim.save_clock()
         sim.clock.on_move(lambda _now: sim.save_clock())
         return sim
@@ -188,13 +194,25 @@ class Simulator:
         """Move the clock forward (``advance(timedelta(days=3))`` or ``advance(days=3)``) and
         process every event on the way, in time order."""
         delta = (delta or timedelta()) + timedelta(**units)
-        return self.advance_to(self.clock.now() + delta)
+        if delta < timedelta(0):
+            raise ValueError("the clock never goes backwards")
+        if delta > HORIZON - self.clock.now():
+            raise CalendarError(f"the clock cannot pass {iso(HORIZON)}, the end of the simulated calendar")
+        # A clock that follows the wall may have moved on since ``now``: never ask it to go back.
+        return self._advance_to(self.clock.now() + delta, at_least_now=True)
 
     def advance_to(self, instant: datetime) -> datetime:
-        """Move the clock to ``instant`` (never backwards), processing every event on the way."""
+        """Move the clock to ``instant`` (never backwards, never past ``clock.HORIZON``),
+        processing every event on the way."""
+        return self._advance_to(instant, at_least_now=False)
+
+    def _advance_to(self, instant: datetime, *, at_least_now: bool) -> datetime:
+        check_instant(instant)
         with self.store.transaction():
+            if at_least_now:
+                instant = max(instant, self.clock.now())
             self.scheduler.sync(until=iso(instant))
-            now = self.clock.advance_to(instant)
+            now = self.clock.advance_to(instant, or_stay=at_least_now)
             self.scheduler.sync()
             self.signals.record("clock.advanced", "clock", to=iso(now))
         return now
@@ -243,15 +261,21 @@ class Simulator:
         """Change policies: ``overlap``, ``trigger_overlap``, ``paused``, ``catch_up``,
         ``trigger_latency_seconds`` (``SchedulerConfig``) and ``auto_advance``."""
         cfg = self.config.scheduler
+        choices = {name: get_args(hint) for name, hint in get_type_hints(SchedulerConfig).items()
+                   if get_origin(hint) is Literal}
+        choices["auto_advance"] = ("next-event", "off")
+        for key, value in policy.items():  # all checked before any is applied
+            if key == "trigger_latency_seconds":
+                check_span(value)
+            elif key not in choices:
+                raise TypeError(f"unknown policy {key!r}")
+            elif value not in choices[key]:
+                raise ValueError(f"{key} must be one of {', '.join(map(repr, choices[key]))}, not {value!r}")
         for key, value in policy.items():
             if key == "auto_advance":
-                if value not in ("next-event", "off"):
-                    raise ValueError(f"auto_advance must be 'next-event' or 'off', not {value!r}")
                 self.auto_advance = value
-            elif hasattr(cfg, key) and key != "max_events_per_sync":
-                setattr(cfg, key, value)
             else:
-                raise TypeError(f"unknown policy {key!r}")
+                setattr(cfg, key, value)
         if "paused" in policy:
             self.scheduler.rebuild()  # paused signals enter or leave the queue
         self.signals.record("policy.changed", "world", **policy)

@@ -12,29 +12,49 @@ Control operations on worlds, under the reserved prefix: ``GET /_sim/worlds``
 (list), ``POST /_sim/worlds/{id}/reset`` (a fresh world, same id, seed and
 clients; only from inside that world). Everything else under ``/_sim`` acts on
 the caller's own world.
+
+A world that fails to open (a damaged file, a stored state this version cannot
+run) is quarantined instead of stopping the server: it is logged, listed with
+its error, and its requests are answered 503; resetting it from inside starts it
+afresh. Every other world serves as usual.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.requests import Request
 
-from .clock import iso, parse_iso
+from .clock import EARLIEST, HORIZON, check_instant, iso, parse_iso
 from .http import create_app
 from .http.auth import client_credentials, oauth_error
 from .http.problems import problem
 from .http.routing import BodyTooLarge, read_body
 from .server import TLSServer, connection_env
-from .simulator import Simulator
+from .simulator import SimConfig, Simulator
+from .store import Store
 
 DEFAULT = "default"
 _ID = re.compile(r"[^A-Za-z0-9_-]+")
+#: What a reset carries over from the world it replaces: who may use it.
+_IDENTITY = ("organizations", "users", "clients", "tokens")
+log = logging.getLogger("rapidata_sim.worlds")
+
+
+@dataclass
+class Quarantined:
+    """A world that failed to open: why, and who it belongs to (None if its file is unreadable)."""
+
+    id: str
+    error: str
+    identity: dict[str, list[dict[str, Any]]] | None
 
 
 def world_id_for(client_id: str) -> str:
@@ -48,15 +68,18 @@ class Worlds:
     def __init__(self, *, seed: int = 0, speed: float = 1.0, data_dir: str | Path | None = None) -> None:
         self.seed, self.speed = seed, speed
         self.data_dir = Path(data_dir) if data_dir else None
+        #: Limits of the server itself (the body limit of the token and worlds requests).
+        self.config = SimConfig()
         self._lock = threading.RLock()
         self._worlds: dict[str, Simulator] = {}
         self._apps: dict[str, Any] = {}
+        self._quarantined: dict[str, Quarantined] = {}
         self._clients: dict[str, str] = {}   # client id -> world id
         self._tokens: dict[str, str] = {}    # bearer token -> world id (a cache over the stores)
-        self._open(DEFAULT)
+        self._open_or_quarantine(DEFAULT)
         if self.data_dir is not None and (self.data_dir / "worlds").is_dir():
             for path in sorted((self.data_dir / "worlds").glob("*.sqlite3")):
-                self._open(path.stem)
+                self._open_or_quarantine(path.stem)
 
     # -- worlds -----------------------------------------------------------------------
 
@@ -84,6 +107,30 @@ class Worlds:
             self._clients.setdefault(client_id, world_id)
         return sim
 
+    def _open_or_quarantine(self, world_id: str) -> None:
+        """Open a stored world; one that fails is quarantined, so the others still serve."""
+        try:
+            self._open(world_id)
+        except Exception as exc:  # noqa: BLE001 - whatever broke it, it must not stop the server
+            log.error("world %r failed to open and is quarantined", world_id, exc_info=True)
+            self._quarantine(world_id, f"{type(exc).__name__}: {exc}")
+
+    def _quarantine(self, world_id: str, error: str) -> None:
+        identity = None
+        try:  # who the world belongs to, read from its store alone (no clock, no catch-up)
+            store = Store(self._db(world_id))
+            try:
+                identity = {table: store.select(table) for table in _IDENTITY}
+            finally:
+                store.conn.close()
+        except Exception:  # noqa: BLE001 - a file that cannot even be read belongs to nobody we know
+            log.error("world %r: its clients cannot be read either", world_id, exc_info=True)
+        self._quarantined[world_id] = Quarantined(world_id, error, identity)
+        for client in (identity or {}).get("clients", []):
+            self._clients.setdefault(client["id"], world_id)
+        for token in (identity or {}).get("tokens", []):
+            self._tokens[token["token"]] = world_id
+
     def get(self, world_id: str) -> Simulator:
         return self._worlds[world_id]
 
@@ -91,11 +138,26 @@ class Worlds:
     def default(self) -> Simulator:
         return self._worlds[DEFAULT]
 
+    @property
+    def default_client(self) -> dict[str, Any] | None:
+        """The seed data's client of the default world (None if that world is quarantined)."""
+        sim = self._worlds.get(DEFAULT)
+        return sim.default_client if sim else None
+
+    def quarantined(self, world_id: str | None) -> Quarantined | None:
+        return self._quarantined.get(world_id) if world_id else None
+
     def list(self) -> list[dict[str, Any]]:
         with self._lock:
-            return [{"id": wid, "seed": sim.seed, "now": iso(sim.clock.now()), "speed": sim.clock.speed,
-                     "clients": sorted(c for c, w in self._clients.items() if w == wid)}
-                    for wid, sim in sorted(self._worlds.items())]
+            out = [{"id": wid, "status": "open", "seed": sim.seed, "now": iso(sim.clock.now()),
+                    "speed": sim.clock.speed, "clients": self._clients_of(wid)}
+                   for wid, sim in self._worlds.items()]
+            out += [{"id": q.id, "status": "quarantined", "error": q.error, "clients": self._clients_of(q.id)}
+                    for q in self._quarantined.values()]
+            return sorted(out, key=lambda w: w["id"])
+
+    def _clients_of(self, world_id: str) -> list[str]:
+        return sorted(c for c, w in self._clients.items() if w == world_id)
 
     def for_client(self, client_id: str, secret: str) -> str:
         """The world of these credentials; a new one for credentials never seen before."""
@@ -104,7 +166,9 @@ class Worlds:
             if known is not None:
                 return known
             world_id = world_id_for(client_id)
-            while world_id in self._worlds and not self._unfinished(world_id):
+            while (world_id in self._worlds and not self._unfinished(world_id)) or world_id in self._quarantined:
+                if self._quarantined.get(world_id, Quarantined("", "", {})).identity is None:
+                    return world_id  # an unreadable file that may be theirs: it answers 503, not a twin
                 world_id += "-x"
             sim = self._worlds.get(world_id) or self._open(world_id)
             with sim.store.transaction():
@@ -136,22 +200,28 @@ class Worlds:
     def reset(self, world_id: str, *, seed: int | None = None, start: str | None = None) -> None:
         """A fresh world in place of ``world_id``: new store and clock, the same clients and
         tokens (so connected clients carry on); the server's seed unless ``seed`` is given, and
-        with ``start`` a clock frozen at that instant (a scenario's world)."""
+        with ``start`` a clock frozen at that instant (a scenario's world). A quarantined world
+        is started afresh the same way."""
         with self._lock:
-            old = self._worlds[world_id]
-            clients = old.store.select("clients")
-            users = {c["user_id"]: old.store.get("users", c["user_id"]) for c in clients}
-            orgs = {u["organization_id"]: old.store.get("organizations", u["organization_id"])
-                    for u in users.values() if u}
-            tokens = old.store.select("tokens")
-            old.close()
+            if world_id in self._quarantined:
+                identity = self._quarantined.pop(world_id).identity or {}
+            else:
+                old = self._worlds.pop(world_id)
+                identity = {table: old.store.select(table) for table in _IDENTITY}
+                old.close()
+            clients = identity.get("clients", [])
+            users = {u["id"]: u for u in identity.get("users", [])
+                     if u["id"] in {c["user_id"] for c in clients}}
+            orgs = [o for o in identity.get("organizations", [])
+                    if o["id"] in {u["organization_id"] for u in users.values()}]
+            tokens = identity.get("tokens", [])
             db = self._db(world_id)
             if db != ":memory:":
                 for suffix in ("", "-wal", "-shm"):
                     Path(db + suffix).unlink(missing_ok=True)
             sim = self._open(world_id, seed=seed, start=start)
             with sim.store.transaction():
-                for table, rows in (("organizations", orgs.values()), ("users", users.values()),
+                for table, rows in (("organizations", orgs), ("users", users.values()),
                                     ("clients", clients), ("tokens", tokens)):
                     key = "token" if table == "tokens" else "id"
                     for row in rows:
@@ -164,6 +234,7 @@ class Worlds:
             for sim in self._worlds.values():
                 sim.close()
             self._worlds.clear()
+            self._quarantined.clear()
 
     # -- the ASGI dispatcher ------------------------------------------------------------
 
@@ -173,7 +244,7 @@ class Worlds:
         path = scope["path"]
         headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
         if path == "/connect/token" and scope["method"] == "POST":
-            limit = self.default.config.max_body_bytes
+            limit = self.config.max_body_bytes
             body = await _read_body(scope, receive, limit)
             if body is None:
                 await oauth_error("invalid_request", f"Request bodies are limited to {limit} bytes.",
@@ -181,6 +252,9 @@ class Worlds:
                 return
             creds = _credentials(headers.get("authorization", ""), body)
             world_id = self.for_client(*creds) if creds else DEFAULT
+            if self.quarantined(world_id):
+                await self._unavailable(world_id)(scope, _replay(b""), send)
+                return
             await self._apps[world_id](scope, _replay(body), send)
             return
         auth = headers.get("authorization", "")
@@ -189,10 +263,21 @@ class Worlds:
         if path.startswith("/_sim/worlds"):
             await self._control(scope, receive, send, path, world_id)
             return
-        await self._apps[world_id or DEFAULT](scope, receive, send)
+        world_id = world_id or DEFAULT
+        if self.quarantined(world_id):
+            await self._unavailable(world_id)(scope, receive, send)
+            return
+        await self._apps[world_id](scope, receive, send)
+
+    def _unavailable(self, world_id: str) -> Any:
+        q = self._quarantined[world_id]
+        remedy = (f"POST /_sim/worlds/{world_id}/reset from inside it starts it afresh" if q.identity is not None
+                  else f"its file cannot be read; removing {self._db(world_id)} starts it afresh")
+        return problem(503, "Service Unavailable", f"World '{world_id}' is quarantined: it failed to open "
+                       f"({q.error}). The server's other worlds are serving; {remedy}.")
 
     async def _control(self, scope: Any, receive: Any, send: Any, path: str, caller: str | None) -> None:
-        limit = self.default.config.max_body_bytes
+        limit = self.config.max_body_bytes
         body = await _read_body(scope, receive, limit)
         if body is None:
             await problem(413, "Payload Too Large", f"Request bodies are limited to {limit} bytes.")(
@@ -229,7 +314,7 @@ class WorldsServer(TLSServer):
         super().__init__(worlds, host=host, port=port, data_dir=worlds.data_dir)
 
     def env(self) -> dict[str, str]:
-        return connection_env(self, self.worlds.default.default_client or {})
+        return connection_env(self, self.worlds.default_client or {})
 
     def export_lines(self) -> str:
         return "".join(f"export {k}={v}\n" for k, v in self.env().items())
@@ -282,9 +367,10 @@ def _reset_options(body: bytes) -> dict[str, Any] | str:
         return "'seed' must be an integer."
     if "start" in data:
         try:
-            parse_iso(data["start"])
+            check_instant(parse_iso(data["start"]))
         except (TypeError, ValueError):
-            return "'start' must be a date-time with an offset."
+            return (f"'start' must be a date-time with an offset, from {iso(EARLIEST)} to {iso(HORIZON)} "
+                    "(the simulated calendar).")
     return {k: data[k] for k in ("seed", "start") if k in data}
 
 

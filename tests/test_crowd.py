@@ -319,7 +319,7 @@ def test_behaviour_and_faults_over_the_control_surface(sim, client):
     assert r.status_code == 200, r.text
     assert sim.crowd.behaviour_for("global", None, iso(sim.clock.now())).compare.quality == {"model-b*": 2.0}
     bad = http.put("/_sim/audiences/global/behaviour", headers=h, json={"behaviour": {"compare": {"colour": 1}}})
-    assert bad.status_code == 400 and "behaviour" in bad.json()["errors"]
+    assert bad.status_code == 400 and "behaviour.compare.colour" in bad.json()["errors"]
     past = http.put("/_sim/audiences/global/behaviour", headers=h,
                     json={"behaviour": {}, "at": "2000-01-01T00:00:00Z"})
     assert past.status_code == 400 and "at" in past.json()["errors"]

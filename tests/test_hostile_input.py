@@ -9,7 +9,11 @@ Every row of ``ROWS`` is one parametrized test. For each the test asserts
   SDK's OAuth client expects and ``contract.OAUTH_ERROR_PATHS`` requires;
 - the response passes the OpenAPI contract check (``tests/contract.py``);
 - nothing was written: the world's store snapshot is the same before and after;
-- the server is still healthy: an ordinary authenticated request succeeds afterwards.
+- the server is still healthy: an ordinary authenticated request succeeds afterwards;
+- ``server="disk"`` rows (the control surface, whose settings a world keeps and runs with) go to a
+  multi-world server on a data dir: afterwards the world must still advance a day with a signal firing
+  (jobs planned with whatever settings it holds), and the server must restart on the same data dir
+  with every world open and answering.
 
 The world's body limit is set low (``SimConfig.max_body_bytes``, 1 MiB here; 32 MiB by default) so
 the oversized rows are cheap. ``render_table()`` prints the table as markdown.
@@ -54,7 +58,7 @@ class Row:
     key: str | None = None  # a key that must be in a 400's ``errors``
     shape: str = "problem"  # "problem" | "oauth" | "no-match"
     baseline: str | None = None  # no-match rows: the same list unfiltered, which must not be empty
-    server: str = "sim"  # "sim" (one world) | "worlds" (a multi-world server)
+    server: str = "sim"  # "sim" (one world) | "worlds" (a multi-world server) | "disk" (see below)
 
 
 def multipart(filename: str, data: bytes = b"hello", content_type: str = "text/plain") -> bytes:
@@ -169,6 +173,63 @@ ROWS: list[Row] = [
     Row("huge revision number in the path", "GET /job/definition/{definition}/revision/99999999999999999999",
         400, "path integers are int32 too", "GET", "/job/definition/{definition}/revision/99999999999999999999",
         key="revisionNumber"),
+    # -- the control surface: settings a world keeps, and time ---------------------------------
+    # Each is a 400 naming the field, and the world still fires, advances and restarts afterwards.
+    *[Row(f"crowd setting: {label}", f"{method} /_sim/audiences/global/{what}, {json.dumps(body)}", 400,
+          "a crowd setting that could not run is refused when it is set, naming its field (once stored, "
+          "every job planned with it would fail, and so would the world's restart)", method,
+          f"/_sim/audiences/global/{what}", body, who="disk", key=key, server="disk")
+      for label, method, what, body, key in [
+          ("classify truth a number", "PUT", "behaviour", {"behaviour": {"classify": {"truth": 5}}},
+           "behaviour.classify.truth"),
+          ("classify distribution of text", "PUT", "behaviour",
+           {"behaviour": {"classify": {"distribution": {"Cat": "x"}}}}, "behaviour.classify.distribution.Cat"),
+          ("classify confusion a list", "PUT", "behaviour", {"behaviour": {"classify": {"confusion": [1]}}},
+           "behaviour.classify.confusion"),
+          ("compare strength text", "PUT", "behaviour", {"behaviour": {"compare": {"strength": "x"}}},
+           "behaviour.compare.strength"),
+          ("compare quality text", "PUT", "behaviour", {"behaviour": {"compare": {"quality": "abc"}}},
+           "behaviour.compare.quality"),
+          ("compare quality of words", "PUT", "behaviour", {"behaviour": {"compare": {"quality": {"*": "high"}}}},
+           "behaviour.compare.quality.*"),
+          ("compare strength 1e300", "PUT", "behaviour", {"behaviour": {"compare": {"strength": 1e300}}},
+           "behaviour.compare.strength"),
+          ("free-text answers a number", "PUT", "behaviour", {"behaviour": {"free_text": {"answers": 5}}},
+           "behaviour.free_text.answers"),
+          ("no countries", "PATCH", "population", {"population": {"countries": {}}}, "population.countries"),
+          ("ages a list", "PATCH", "population", {"population": {"ages": [1, 2]}}, "population.ages"),
+          ("no genders", "PATCH", "population", {"population": {"genders": {}}}, "population.genders"),
+          ("negative country weight", "PATCH", "population", {"population": {"countries": {"US": ["en", -1]}}},
+           "population.countries"),
+          ("distilling for 1e300 hours", "PATCH", "population", {"population": {"distill_hours": 1e300}},
+           "population.distill_hours"),
+      ]],
+    *[Row(f"time: {label}", f"{method} {path}, {json.dumps(body)}", 400,
+          "every input that moves time stays inside the simulated calendar (1900 to 9000, spans of at most "
+          "100 years), so no world's clock can overflow the year 9999", method, path, body, who="disk", key=key,
+          server="disk")
+      for label, method, path, body, key in [
+          ("advance to 9999-12-31T23:59", "POST", "/_sim/clock/advance", {"to": "9999-12-31T23:59:00Z"}, "to"),
+          ("advance to the last microsecond", "POST", "/_sim/clock/advance",
+           {"to": "9999-12-31T23:59:59.999999Z"}, "to"),
+          ("advance to year 0 in UTC", "POST", "/_sim/clock/advance", {"to": "0001-01-01T00:00:00+01:00"}, "to"),
+          ("advance 1e13 seconds", "POST", "/_sim/clock/advance", {"seconds": 1e13}, "seconds"),
+          ("advance 1e300 seconds", "POST", "/_sim/clock/advance", {"seconds": 1e300}, "seconds"),
+          ("speed 1e12", "PATCH", "/_sim/clock", {"speed": 1e12}, "speed"),
+          ("outage of 1e13 seconds", "POST", "/_sim/outage", {"seconds": 1e13}, "seconds"),
+          ("outage of 1e300 seconds", "POST", "/_sim/outage", {"seconds": 1e300}, "seconds"),
+          ("fault after 1e300 seconds", "POST", "/_sim/faults",
+           {"state": "Failed", "audienceId": "global", "afterSeconds": 1e300}, "afterSeconds"),
+          ("fault for 10**30 jobs", "POST", "/_sim/faults",
+           {"state": "Failed", "audienceId": "global", "jobs": 10**30}, "jobs"),
+          ("trigger latency 1e300 s", "PATCH", "/_sim/policy", {"triggerLatencySeconds": 1e300},
+           "triggerLatencySeconds"),
+          ("behaviour from year 9999", "PUT", "/_sim/audiences/global/behaviour",
+           {"behaviour": {}, "at": "9999-12-31T00:00:00Z"}, "at"),
+          ("behaviour from year 0 in UTC", "PUT", "/_sim/audiences/global/behaviour",
+           {"behaviour": {}, "at": "0001-01-01T00:00:00+01:00"}, "at"),
+          ("reset to year 1", "POST", "/_sim/worlds/{disk_world}/reset", {"start": "0001-01-01T00:00:00Z"}, "body"),
+      ]],
     # -- unknown discriminators ----------------------------------------------------------------
     Row("unknown referee _t", 'POST /job/definition, referee {"_t": "DropTables"}', 400,
         "discriminators come from a closed set", "POST", "/job/definition",
@@ -374,6 +435,43 @@ def world(contract):
     sim.close()
 
 
+DISK = ("hostile-disk", "disk-secret")
+
+
+class DiskServer:
+    """A multi-world server on a data dir, in process (the rows it takes are about what a world
+    keeps, not the transport), that can be restarted on the same dir. Frozen, so that the store
+    snapshot around a row sees only what the row wrote (``test_server_survives`` restarts worlds
+    whose clocks follow the wall)."""
+
+    def __init__(self, data_dir: Path) -> None:
+        from starlette.testclient import TestClient
+
+        self.data_dir = data_dir
+        self.worlds = Worlds(seed=6, speed=0, data_dir=data_dir)
+        self.http = TestClient(self.worlds, base_url="https://127.0.0.1")
+
+    def restart(self) -> "DiskServer":
+        self.http.close()
+        self.worlds.close()
+        return DiskServer(self.data_dir)
+
+
+@pytest.fixture(scope="module")
+def disk(tmp_path_factory):
+    server = DiskServer(tmp_path_factory.mktemp("hostile-disk"))
+    token = server.http.post("/connect/token", data={"grant_type": "client_credentials"}, auth=DISK)
+    world = server.worlds.get(server.worlds.for_client(*DISK))
+    owner = world.identity.principal(world.default_client["user"])
+    _, definition = one_datapoint_definition(world, owner, "disk")
+    world.signals.create(owner, name="hourly", audience_id="global", job_definition_id=definition["id"],
+                         interval_seconds=3600)
+    state = {"server": server, "token": token.json()["access_token"], "world": world.store.path}
+    yield state
+    state["server"].http.close()
+    state["server"].worlds.close()
+
+
 def _auth(w: dict[str, Any], who: str | None) -> dict[str, str]:
     if who is None:
         return {}
@@ -387,6 +485,8 @@ def _auth(w: dict[str, Any], who: str | None) -> dict[str, str]:
 def _snapshot(w: dict[str, Any], server: str) -> Any:
     if server == "sim":
         return w["sim"].store.snapshot()
+    if server == "disk":
+        return {wid: sim.store.snapshot() for wid, sim in sorted(w["disk"]["server"].worlds._worlds.items())}
     return {wid: sim.store.snapshot() for wid, sim in sorted(w["worlds"].worlds._worlds.items())}
 
 
@@ -399,9 +499,10 @@ def _content(w: dict[str, Any], body: Any) -> Any:
 
 
 @pytest.mark.parametrize("row", ROWS, ids=[r.id for r in ROWS])
-def test_hostile_input(world, row: Row):
-    w = world
-    http = w["http"] if row.server == "sim" else w["whttp"]
+def test_hostile_input(world, disk, row: Row):
+    w = {**world, "disk": disk, "tokens": {**world["tokens"], "disk": disk["token"]},
+         "ids": {**world["ids"], "disk_world": Path(disk["world"]).stem}}
+    http = {"sim": w["http"], "worlds": w["whttp"], "disk": disk["server"].http}[row.server]
     path = row.path.format(**w["ids"])
     headers = _auth(w, row.who)
     content = _content(w, row.body)
@@ -437,10 +538,30 @@ def test_hostile_input(world, row: Row):
                     if not (ex.status == 404 and "no such operation" in p)]
         assert not problems, problems
         health = http.get("/audience/global", headers=_auth(w, "default"))
+    elif row.server == "disk":
+        _still_runs_and_restarts(disk)
+        health = disk["server"].http.get("/_sim/clock", headers=_auth(w, "disk"))
     else:
         health = http.get(path if row.method == "GET" else "/signal/" + w["ids"]["w_signal"],
                           headers=_auth(w, "w-default"))
     assert health.status_code == 200, health.text[:300]
+
+
+def _still_runs_and_restarts(disk: dict[str, Any]) -> None:
+    """The disk world fires its signal through a day (jobs planned with the settings it holds),
+    then the server restarts on the same data dir with every world open and answering."""
+    auth = {"Authorization": f"Bearer {disk['token']}"}
+    day = disk["server"].http.post("/_sim/clock/advance", json={"seconds": 86400}, headers=auth)
+    assert day.status_code == 200, day.text[:300]
+    assert disk["server"].http.get("/_sim/dashboard/state", headers=auth).status_code == 200
+    disk["server"] = disk["server"].restart()
+    worlds = disk["server"].worlds.list()
+    assert [w["id"] for w in worlds if w["status"] != "open"] == [], worlds
+    assert len(worlds) == 2, worlds  # the default world and the disk world, nothing made by a row
+    default = disk["server"].http.post("/connect/token", data={"grant_type": "client_credentials"}, auth=DEFAULT)
+    for headers in (auth, {"Authorization": f"Bearer {default.json()['access_token']}"}):
+        r = disk["server"].http.get("/_sim/clock", headers=headers)
+        assert r.status_code == 200, r.text[:300]
 
 
 def test_table_is_big_enough_and_ids_unique():
@@ -471,10 +592,11 @@ def render_table() -> str:
     def cell(text: str) -> str:
         return text.replace("|", "\\|").replace("\n", " ")
 
-    lines = ["| attack | request | expected |", "|---|---|---|"]
+    lines = ["| attack | request | expected | restarts on its data dir |", "|---|---|---|---|"]
     for r in ROWS:
         expected = f"{r.status} (no match)" if r.shape == "no-match" else str(r.status)
-        lines.append(f"| {cell(r.id)} | `{cell(r.sent)}` | {expected} |")
+        restarts = "checked" if r.server == "disk" else "—"
+        lines.append(f"| {cell(r.id)} | `{cell(r.sent)}` | {expected} | {restarts} |")
     return "\n".join(lines) + "\n"
 
 

@@ -19,6 +19,8 @@ import random
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Mapping, Sequence, Union
 
+from .settings import InvalidSettings, bounded, check, parse, weights
+
 Quality = Union[Mapping[str, float], Callable[[str], float], None]
 Truth = Union[Mapping[str, Union[str, Mapping[str, float]]], Callable[[str], Union[str, Mapping[str, float], None]], None]
 
@@ -68,7 +70,9 @@ class Prefer:
     unsure: float = 0.1
 
     def __post_init__(self) -> None:
-        _check_probabilities(self, "noise", "unsure")
+        check({**_probabilities(self, "noise", "unsure"),
+               "strength": bounded("strength", [self.strength]),
+               "quality": bounded("quality", self.quality.values()) if isinstance(self.quality, Mapping) else []})
 
     def q(self, *names: str | None) -> float:
         if self.quality is None:
@@ -108,7 +112,14 @@ class Classify:
     priors: Mapping[str, float] | None = None
 
     def __post_init__(self) -> None:
-        _check_probabilities(self, "accuracy")
+        truth = self.truth if isinstance(self.truth, Mapping) else {}
+        check({**_probabilities(self, "accuracy"),
+               "truth": [m for name, t in truth.items() if isinstance(t, Mapping)
+                         for m in weights(f"truth[{name!r}]", t, required=True)][:1],
+               "distribution": weights("distribution", self.distribution),
+               "priors": weights("priors", self.priors),
+               "confusion": [m for label, table in (self.confusion or {}).items()
+                             for m in weights(f"confusion[{label!r}]", table)][:1]})
 
     def answer_distribution(self, seed: object, key: str, names: Sequence[str | None],
                             options: Sequence[str]) -> dict[str, float]:
@@ -174,24 +185,26 @@ class Behaviour:
 
     @staticmethod
     def models_from_dict(data: Mapping[str, Any] | None) -> dict[str, Any]:
-        """Only the models ``data`` names (``{"compare": Prefer(...)}``), checked: what
-        ``Crowd.behave(audience, **models)`` swaps into the behaviour in effect."""
+        """Only the models ``data`` names (``{"compare": Prefer(...)}``), checked
+        (``InvalidSettings`` names every bad field): what ``Crowd.behave(audience, **models)``
+        swaps into the behaviour in effect."""
+        if data is not None and not isinstance(data, Mapping):
+            raise InvalidSettings({"": [f"must be an object of models, not {type(data).__name__}"]})
         data = dict(data or {})
         kinds = {"compare": Prefer, "classify": Classify, "free_text": FreeText}
-        unknown = set(data) - set(kinds)
-        if unknown:
-            raise ValueError(f"unknown behaviour kinds: {sorted(unknown)} (known: {sorted(kinds)})")
+        errors: dict[str, list[str]] = {}
+        for name in sorted(set(data) - set(kinds)):
+            errors[name] = [f"unknown behaviour kind (known: {', '.join(sorted(kinds))})"]
         parts = {}
         for name, model in kinds.items():
             if name in data:
-                known = {f.name for f in fields(model)}
-                bad = set(data[name]) - known
-                if bad:
-                    raise ValueError(f"unknown {name} settings: {sorted(bad)} (known: {sorted(known)})")
-                values = dict(data[name])
-                if name == "free_text" and isinstance(values.get("answers"), list):
-                    values["answers"] = tuple(values["answers"])
-                parts[name] = model(**values)
+                try:
+                    parts[name] = parse(model, data[name])
+                except InvalidSettings as exc:
+                    errors.update(exc.under(name).errors)
+        check(errors)
+        if "free_text" in parts and isinstance(parts["free_text"].answers, list):
+            parts["free_text"] = FreeText(tuple(parts["free_text"].answers))
         return parts
 
     def replace(self, **models: Any) -> "Behaviour":
@@ -207,11 +220,8 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _check_probabilities(obj: object, *names: str) -> None:
-    for name in names:
-        value = getattr(obj, name)
-        if not 0 <= value <= 1:
-            raise ValueError(f"{type(obj).__name__}.{name} must be between 0 and 1, not {value!r}")
+def _probabilities(obj: object, *names: str) -> dict[str, list[str]]:
+    return {name: [] if 0 <= getattr(obj, name) <= 1 else [f"{name} must be between 0 and 1"] for name in names}
 
 
 def _normalised(weights: dict[str, float], options: Sequence[str]) -> dict[str, float]:

@@ -12,9 +12,16 @@ from __future__ import annotations
 import bisect
 import math
 import random
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Mapping
+
+from ..clock import MAX_SPAN
+from .settings import MAX_MAGNITUDE, check, parse, weights
+
+HOUR = timedelta(hours=1)
+#: The most labelers, recruits or graduates a population may name.
+MAX_COUNT = 10**9
 
 #: Country -> language, weight. The shape of a broad international crowd.
 DEFAULT_COUNTRIES: dict[str, tuple[str, float]] = {
@@ -62,21 +69,29 @@ class Population:
     ready_graduates: int = 10
 
     def __post_init__(self) -> None:
-        problems = []
-        if self.size < 0 or self.target < 0 or self.ready_graduates < 0:
-            problems.append("size, target and ready_graduates must be >= 0")
-        if self.responses_per_hour < 0 or self.recruits_per_hour < 0:
-            problems.append("rates must be >= 0")
-        if not 0 <= self.graduation_rate <= 1 or not 0 <= self.no_demographics <= 1:
-            problems.append("graduation_rate and no_demographics are probabilities")
-        if not 0 < self.score_mean < 1 or self.score_concentration <= 0:
-            problems.append("score_mean must be in (0, 1) and score_concentration > 0")
-        if self.hourly is not None and (len(self.hourly) != 24 or min(self.hourly) < 0):
-            problems.append("hourly needs 24 non-negative factors (UTC hours 0..23)")
-        if self.distill_hours < 0:
-            problems.append("distill_hours must be >= 0")
-        if problems:
-            raise ValueError("; ".join(problems))
+        # Types are checked by ``settings.parse`` for plain data; these are the values that
+        # would break a job's plan (an empty table to draw from, a span past the calendar).
+        count, rate = f"from 0 to {MAX_COUNT}", f"numbers from 0 to {MAX_MAGNITUDE:g}"
+        check({
+            "size": [] if 0 <= self.size <= MAX_COUNT else [f"size must be {count}"],
+            "target": [] if 0 <= self.target <= MAX_COUNT else [f"target must be {count}"],
+            "ready_graduates": [] if 0 <= self.ready_graduates <= MAX_COUNT else [f"ready_graduates must be {count}"],
+            "responses_per_hour": [] if 0 <= self.responses_per_hour <= MAX_MAGNITUDE else [f"rates are {rate}"],
+            "recruits_per_hour": [] if 0 <= self.recruits_per_hour <= MAX_MAGNITUDE else [f"rates are {rate}"],
+            "graduation_rate": [] if 0 <= self.graduation_rate <= 1 else ["graduation_rate is a probability"],
+            "no_demographics": [] if 0 <= self.no_demographics <= 1 else ["no_demographics is a probability"],
+            "score_mean": [] if 0 < self.score_mean < 1 else ["score_mean must be in (0, 1)"],
+            "score_concentration": [] if 0 < self.score_concentration <= MAX_MAGNITUDE
+            else [f"score_concentration must be > 0 and at most {MAX_MAGNITUDE:g}"],
+            "hourly": [] if self.hourly is None or (len(self.hourly) == 24 and not weights("hourly", dict(
+                enumerate(self.hourly)))) else ["hourly needs 24 factors from 0 to 1e9 (UTC hours 0..23)"],
+            "distill_hours": [] if 0 <= self.distill_hours <= MAX_SPAN / HOUR
+            else [f"distill_hours must be from 0 to {MAX_SPAN / HOUR:.0f}"],
+            "countries": weights("countries", self.countries, required=True),
+            "ages": weights("ages", self.ages, required=True),
+            "genders": weights("genders", self.genders, required=True),
+            "occupations": weights("occupations", self.occupations, required=True),
+        })
 
     # -- (de)serialisation ----------------------------------------------------------
 
@@ -88,16 +103,8 @@ class Population:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> "Population":
-        data = dict(data or {})
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ValueError(f"unknown population settings: {sorted(unknown)}")
-        if data.get("countries") is not None:
-            data["countries"] = {k: (v[0], float(v[1])) for k, v in data["countries"].items()}
-        if data.get("hourly") is not None:
-            data["hourly"] = tuple(float(x) for x in data["hourly"])
-        return cls(**data)
+        """From plain data, checked (``settings.parse``: ``InvalidSettings`` names bad fields)."""
+        return parse(cls, data)
 
     # -- labelers -------------------------------------------------------------------
 
@@ -144,6 +151,8 @@ class Population:
         if r > self.recruits_per_hour * self._recruit_hours() + 1e-9:
             return None
         hours = r / self.recruits_per_hour + self.distill_hours
+        if hours > MAX_SPAN / HOUR:
+            return None  # not within any span a world can reach
         # round up to the microsecond, then make sure the closed form agrees
         at = started + timedelta(microseconds=math.ceil(hours * 3600 * 1e6))
         while self.funnel(started, at)["Graduated"] < need:

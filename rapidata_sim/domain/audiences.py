@@ -6,7 +6,7 @@ from typing import Any
 
 from ..errors import NotFound, ValidationFailed
 from ..querying import ListSpec, Page, Query
-from ..clock import iso, parse_iso
+from ..clock import check_span, iso, parse_iso
 from ..crowd.population import Population
 from .base import Principal, Service
 
@@ -37,6 +37,8 @@ class Audiences(Service):
         users = dict(users_per_state if users_per_state is not None else {"Graduated": 100})
         audience_id = audience_id or self.ids.new("aud")
         Population.from_dict(population)  # a bad population fails here, before anything is written
+        if labeling_seconds is not None:
+            check_span(labeling_seconds)
         row = self.store.insert("audiences", {
             "id": audience_id, "name": name, "description": description, "status": status,
             "organization_id": organization_id, "owner_id": owner_id, "owner_mail": owner_mail,
@@ -199,6 +201,8 @@ class Audiences(Service):
                 changes["population"] = changes["population"].to_dict()
             if "population" in changes:
                 Population.from_dict(changes["population"])
+            if changes.get("labeling_seconds") is not None:
+                check_span(changes["labeling_seconds"])
             if "users_per_state" in changes:
                 changes["qualified_user_count"] = changes["users_per_state"].get("Graduated", 0)
             self.store.update("audiences", audience_id, changes)

@@ -15,7 +15,7 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..clock import iso, parse_iso
+from ..clock import check_instant, iso, parse_iso
 from ..crowd import referees
 from ..crowd.behaviour import Behaviour
 from ..crowd.labeling import JobCrowd
@@ -58,7 +58,7 @@ class Crowd(Service):
         Returns the change's number (its order among changes).
         """
         now = self.clock.now()
-        at = at or now
+        at = check_instant(at or now)
         if at < now:
             raise ValueError(f"a behaviour change cannot start in the past ({iso(at)} < {iso(now)})")
         with self.store.transaction():

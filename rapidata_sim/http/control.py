@@ -6,32 +6,36 @@ A thin skin over the same ``Simulator`` calls the Python API offers.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
 from pydantic import Field
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..clock import iso, parse_iso
+from ..clock import MAX_SPAN, MAX_SPEED, CalendarError, check_instant, iso, parse_iso
 from ..crowd import Behaviour
+from ..crowd.settings import InvalidSettings
 from ..errors import SimError, ValidationFailed
-from .inputs import Body
+from .inputs import Body, Int32
 from .routing import Call, endpoint
 
 PREFIX = "/_sim"
 
+#: A span of virtual time an input may name (``clock.MAX_SPAN``).
+Span = Annotated[float, Field(ge=0, le=MAX_SPAN.total_seconds())]
+
 
 class Advance(Body):
-    seconds: Optional[float] = Field(default=None, ge=0)
+    seconds: Optional[Span] = None
     to: Optional[str] = None
 
 
 class ClockSpeed(Body):
-    speed: float = Field(ge=0, le=1e7)
+    speed: float = Field(ge=0, le=MAX_SPEED)
 
 
 class Outage(Body):
-    seconds: float = Field(gt=0)
+    seconds: float = Field(gt=0, le=MAX_SPAN.total_seconds())
 
 
 class Policy(Body):
@@ -39,7 +43,7 @@ class Policy(Body):
     trigger_overlap: Literal["obey", "ignore"] = None  # type: ignore[assignment]
     paused: Literal["none", "skip"] = None  # type: ignore[assignment]
     catch_up: Literal["none", "latest", "all"] = None  # type: ignore[assignment]
-    trigger_latency_seconds: float = Field(default=None, ge=0)  # type: ignore[assignment]
+    trigger_latency_seconds: Span = None  # type: ignore[assignment]
     auto_advance: Literal["next-event", "off"] = None  # type: ignore[assignment]
 
 
@@ -60,20 +64,33 @@ class Fault(Body):
     audience_id: Optional[str] = None
     job_id: Optional[str] = None
     message: Optional[str] = None
-    after_seconds: float = Field(default=0, ge=0)
+    after_seconds: Span = 0
     at_progress: Optional[float] = Field(default=None, ge=0, le=1)
-    jobs: Optional[int] = Field(default=None, ge=1)
+    jobs: Optional[Int32] = Field(default=None, ge=1)
 
 
 def _not_past(call: Call, field: str, text: str, message: str) -> datetime:
-    """``text`` as an instant that is not before the world's now (400 on ``field`` otherwise)."""
+    """``text`` as an instant in the simulated calendar, not before the world's now (400 on
+    ``field`` otherwise)."""
     try:
         instant = parse_iso(text)
     except ValueError:
         raise ValidationFailed.field(field, f"'{text}' is not a date-time with an offset.") from None
+    try:
+        check_instant(instant)
+    except ValueError as exc:
+        raise ValidationFailed.field(field, str(exc)) from None
     if instant < call.sim.clock.now():
         raise ValidationFailed.field(field, message)
     return instant
+
+
+def _moving(field: str, move: Any, *args: Any) -> Any:
+    """``move(*args)``, a call that moves the clock; one past the horizon is a 400 on ``field``."""
+    try:
+        return move(*args)
+    except CalendarError as exc:
+        raise ValidationFailed.field(field, str(exc)) from None
 
 
 def clock(call: Call) -> dict[str, Any]:
@@ -90,7 +107,7 @@ def advance(call: Call) -> dict[str, Any]:
     if b.to is not None:
         call.sim.advance_to(_not_past(call, "to", b.to, "The clock never goes backwards."))
     else:
-        call.sim.advance(timedelta(seconds=b.seconds))
+        _moving("seconds", call.sim.advance, timedelta(seconds=b.seconds))
     return clock(call)
 
 
@@ -107,7 +124,7 @@ def run_until_idle(call: Call) -> dict[str, Any]:
 
 def outage(call: Call) -> dict[str, Any]:
     b: Outage = call.body
-    missed = call.sim.outage(timedelta(seconds=b.seconds))
+    missed = _moving("seconds", call.sim.outage, timedelta(seconds=b.seconds))
     return {"missed": missed, **clock(call)}
 
 
@@ -153,8 +170,8 @@ def set_behaviour(call: Call) -> dict[str, Any]:
     audience = call.sim.audiences.get(call.path["audience_id"], call.who)
     try:
         models = Behaviour.models_from_dict(b.behaviour)
-    except (TypeError, ValueError) as exc:
-        raise ValidationFailed.field("behaviour", str(exc)) from None
+    except InvalidSettings as exc:
+        raise ValidationFailed(exc.under("behaviour").errors) from None
     at = None if b.at is None else _not_past(call, "at", b.at, "A behaviour change cannot start in the past.")
     if b.definition_id is not None:
         call.sim.definitions.get(b.definition_id, call.who)
@@ -174,8 +191,8 @@ def set_population(call: Call) -> dict[str, Any]:
     audience = call.sim.audiences.get(call.path["audience_id"], call.who)
     try:
         population = call.sim.audiences.update_population(audience["id"], call.body.population)
-    except (TypeError, ValueError) as exc:
-        raise ValidationFailed.field("population", str(exc)) from None
+    except InvalidSettings as exc:
+        raise ValidationFailed(exc.under("population").errors) from None
     return {"audienceId": audience["id"], "population": population.to_dict()}
 
 
