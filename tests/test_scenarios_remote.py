@@ -42,8 +42,12 @@ def served(tmp_path_factory):
                                "--speed", "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                               env=clean_env())
     try:
-        for _ in range(7):  # the export lines: it is serving
-            server.stdout.readline()
+        printed = "".join(server.stdout.readline() for _ in range(7))  # the export lines: it is serving
+        env_file = data_dir / "server.env"  # written just after them, for --data-dir
+        deadline = time.monotonic() + 120  # a bound for a stuck server, not a measurement
+        while not (env_file.exists() and env_file.read_text() == printed):
+            assert server.poll() is None and time.monotonic() < deadline, "serve wrote no server.env"
+            time.sleep(0.05)
         yield data_dir
     finally:
         server.send_signal(signal.SIGTERM)
