@@ -85,10 +85,15 @@ def _run(args: argparse.Namespace) -> int:
     failed = 0
     for path in args.files:
         try:
-            outcome = run(Scenario.load(path), server=server)
+            outcome = run(Scenario.load(path), server=server, keep_world=args.keep_world)
         except (OSError, ScenarioError) as exc:  # the file is wrong, not an expectation
             print(f"rapidata-sim run: {path}: {exc}", file=sys.stderr)
             return 2
+        if outcome.kept_world:  # to stderr: the story on stdout is the same in-process and on a server
+            kept = outcome.kept_world
+            print(f"# {path}: kept world {kept['world']}; reach it with\n"
+                  f"export RAPIDATA_CLIENT_ID={kept['RAPIDATA_CLIENT_ID']}\n"
+                  f"export RAPIDATA_CLIENT_SECRET={kept['RAPIDATA_CLIENT_SECRET']}", file=sys.stderr)
         sys.stdout.write(outcome.report() + "\n")
         failed += not outcome.ok
     if len(args.files) > 1:
@@ -135,8 +140,12 @@ def main(argv: list[str] | None = None) -> int:
     runner = sub.add_parser("run", help="run scenario files (TOML) and check their expectations")
     runner.add_argument("files", nargs="+", help="scenario files, e.g. scenarios/*.toml")
     runner.add_argument("--server", action="store_true",
-                        help="run in your world on the running server the environment points at (it is reset)")
+                        help="run on the running server the environment points at, each scenario in a scratch "
+                             "world of its own (your world is left as it is)")
     runner.add_argument("--data-dir", help="run on the server that runs on this data dir (implies --server)")
+    runner.add_argument("--keep-world", action="store_true",
+                        help="with --server: keep each scenario's scratch world and print its credentials "
+                             "(default: deleted afterwards)")
     runner.set_defaults(run=_run)
     args = parser.parse_args(argv)
     return args.run(args)

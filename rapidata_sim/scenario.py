@@ -24,8 +24,11 @@ Expectations (each on ``signal = "daily"``): ``jobs`` (what ``get_jobs()`` lists
 ``job_states``, ``winner_share = { prefix, job, min, max }`` (a compare job's vote share;
 ``job`` indexes the signal's jobs oldest first, default -1), ``category_share = { category,
 job, min, max }``, and ``call = "module:function"``: user code that must not raise (its
-``AssertionError`` message is the failure). The same files run under pytest (any ``*.toml``
-in a ``scenarios/`` directory) and with ``rapidata-sim run FILE...``.
+``AssertionError`` message is the failure). Hooks read the world through ``ctx.world``
+(``scenario_worlds.WorldView``: events, a signal's counters and runs, a job, its results),
+so they run in-process and on a server alike. The same files run under pytest (any
+``*.toml`` in a ``scenarios/`` directory) and with ``rapidata-sim run FILE...``, in
+process or (``--server``) in a scratch world of a running server.
 """
 
 from __future__ import annotations
@@ -37,10 +40,13 @@ import tomllib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from .clock import parse_iso
 from .crowd import Behaviour, Population
+
+if TYPE_CHECKING:
+    from .scenario_worlds import WorldView
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 ACTIONS = ("advance", "outage", "trigger", "pause", "resume", "delete", "update", "revise", "behave",
@@ -124,7 +130,11 @@ class Scenario:
 
 @dataclass
 class Context:
-    """What a scenario's ``call`` hooks get: the world, the SDK client, the objects by name."""
+    """What a scenario's ``call`` hooks get: the world, the SDK client, the objects by name.
+
+    Hooks read the world through ``world`` (a ``scenario_worlds.WorldView``: events, a
+    signal's counters and runs, a job, a job's results), which works in-process and on a
+    server alike. ``sim`` is the in-process ``Simulator``, None on a server."""
 
     sim: Any
     client: Any
@@ -132,8 +142,8 @@ class Context:
     definitions: dict[str, Any]
     step: dict[str, Any] = field(default_factory=dict)
     home: Path | None = None
-    #: Where the scenario runs (``scenario_worlds``); ``sim`` is None on a running server.
-    world: Any = None
+    #: Where the scenario runs (``scenario_worlds.LocalWorld`` or ``RemoteWorld``).
+    world: "WorldView" = None  # type: ignore[assignment]
 
     def for_step(self, step: dict[str, Any]) -> "Context":
         return Context(self.sim, self.client, self.signals, self.definitions, step, self.home, self.world)
@@ -145,6 +155,8 @@ class Outcome:
     lines: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     passed: list[str] = field(default_factory=list)
+    #: On a server with ``keep_world``: the scratch world's id and credentials.
+    kept_world: dict[str, str] | None = None
 
     @property
     def ok(self) -> bool:
@@ -161,19 +173,24 @@ class Outcome:
 
 
 def run(scenario: Scenario, *, echo: Callable[[str], None] | None = None,
-        server: dict[str, str] | None = None) -> Outcome:
+        server: dict[str, str] | None = None, keep_world: bool = False) -> Outcome:
     """Build the world, play the timeline through the SDK, check the expectations.
 
     In a fresh in-process world, or with ``server`` (connection settings, as
-    ``rapidata_sim.remote.connection`` reads them) in the world of those credentials
-    on a running server, reset to the scenario's seed and start."""
-    from .scenario_worlds import LocalWorld, RemoteWorld
+    ``rapidata_sim.remote.connection`` reads them) on that running server, in a scratch
+    world of its own with the scenario's seed and start; the world of the settings'
+    credentials is left as it was. The scratch world is deleted afterwards unless
+    ``keep_world`` (then ``Outcome.kept_world`` says how to reach it)."""
+    from .scenario_worlds import LocalWorld, RemoteWorld, World
 
     spec = scenario.world
     start = parse_iso(spec["start"]) if "start" in spec else None
     seed = int(spec.get("seed", 0))
-    world = RemoteWorld(server, seed, start) if server is not None else LocalWorld(seed, start)
+    world: World = (RemoteWorld(server, seed, start, keep=keep_world) if server is not None
+                    else LocalWorld(seed, start))
     outcome = Outcome(scenario)
+    if isinstance(world, RemoteWorld):
+        outcome.kept_world = world.kept()
     try:
         if spec.get("policy"):
             world.configure(**spec["policy"])
@@ -361,9 +378,10 @@ def _describe(step: dict[str, Any]) -> str:
 
 
 def _call_failure(what: str, exc: Exception, ctx: "Context | None" = None) -> str:
-    if ctx is not None and ctx.sim is None and isinstance(exc, AttributeError):
+    if ctx is not None and ctx.sim is None and isinstance(exc, AttributeError) and "NoneType" in str(exc):
         return (f"{what}: this hook reads the simulator (ctx.sim), which a run on a server does not have "
-                f"({exc}); run it in-process")
+                f"({exc}); read the world through ctx.world (events, counters, runs, job, results), "
+                f"or run it in-process")
     if isinstance(exc, AssertionError):
         return f"{what}: expected no failure, observed: {exc or 'AssertionError'}"
     return f"{what}: expected no failure, observed {type(exc).__name__}: {exc}"
@@ -385,7 +403,7 @@ def _check(ctx: Context, check: dict[str, Any], outcome: Outcome) -> None:
     signal = _signal(ctx, label)
     counters = world.counters(signal.id)
     runs = world.runs(signal.id)
-    jobs = [r["job"] for r in runs if r["job"]]
+    jobs = [r["audience_job_id"] for r in runs if r["audience_job_id"]]
     observed: dict[str, Callable[[], Any]] = {
         "jobs": lambda: len(signal.get_jobs(page_size=1000)),
         "fired": lambda: counters["fired"]["Scheduled"],
@@ -393,7 +411,7 @@ def _check(ctx: Context, check: dict[str, Any], outcome: Outcome) -> None:
         "skipped": lambda: counters["skipped"],
         "missed": lambda: counters["missed"],
         "statuses": lambda: [r["status"] for r in runs],
-        "job_states": lambda: [world.job_state(j) for j in jobs],
+        "job_states": lambda: [world.job(j)["state"] for j in jobs],
     }
     for key, get in observed.items():
         if key in check:

@@ -1,19 +1,70 @@
-"""Where a scenario runs: a world in this process, or the caller's world on a running server.
+"""Where a scenario runs: a world in this process, or a scratch world on a running server.
 
-``rapidata_sim.scenario`` plays timelines and checks expectations through this small
-interface, so the same file runs in-process (``LocalWorld``: a fresh ``Simulator``) and
-against a server (``RemoteWorld``: the credentials' world, reset to the scenario's seed
-and start, driven through ``/_sim``). The SDK client is real in both.
+``rapidata_sim.scenario`` plays timelines and checks expectations through ``World``,
+so the same file runs in-process (``LocalWorld``: a fresh ``Simulator``) and against a
+server (``RemoteWorld``: a world of its own, made for fresh credentials, reset to the
+scenario's seed and start, driven through ``/_sim`` and deleted afterwards unless kept).
+The SDK client is real in both. A ``RemoteWorld`` never touches the world of the
+credentials it was given to find the server: that world's signals, clock and speed stay
+as they were.
+
+Hooks (``call = "module:function"``) read the world through ``ctx.world``, a
+``WorldView``: events, a signal's counters and runs, a job, a job's results. Both
+worlds answer with the same dicts (``rapidata_sim.observation``), so a hook runs the
+same in-process and on a server.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
-from .clock import Clock, iso, parse_iso
+from . import observation
+from .clock import FROZEN_START, Clock, iso, parse_iso
 from .crowd import Behaviour
+from .observation import Counters, Job, Run
+
+
+@runtime_checkable
+class WorldView(Protocol):
+    """What a scenario's hooks read of the world it runs in (``ctx.world``)."""
+
+    def now(self) -> datetime:
+        """The world's clock."""
+
+    def events(self, since: int = 0) -> list[dict[str, Any]]:
+        """The event log after sequence number ``since``: ``seq``, ``at``, ``kind``, ``subject``, ``data``."""
+
+    def counters(self, signal_id: str) -> Counters:
+        """Fired by source, skipped by reason, missed, ``next_run_at``, ``is_paused``, ``upcoming``."""
+
+    def runs(self, signal_id: str) -> list[Run]:
+        """Every run of the signal, oldest first (skipped ones have no ``audience_job_id``)."""
+
+    def job(self, job_id: str) -> Job:
+        """The job: ``state``, ``revision_number``, ``created_at`` ..."""
+
+    def results(self, job_id: str) -> dict[str, Any]:
+        """The job's results document as of now (preliminary while it runs)."""
+
+
+class World(WorldView, Protocol):
+    """What the scenario runner drives: the view, plus the SDK client and the world's levers."""
+
+    def client(self) -> Any: ...
+    def configure(self, **policy: Any) -> None: ...
+    def set_population(self, audience_id: str, changes: dict[str, Any]) -> None: ...
+    def set_labeling_seconds(self, audience_id: str, seconds: int | None) -> None: ...
+    def behave(self, audience_id: str, models: dict[str, Any]) -> None: ...
+    def advance(self, delta: timedelta) -> None: ...
+    def outage(self, delta: timedelta) -> None: ...
+    def inject(self, audience_id: str, state: str, *, message: str | None, after: timedelta,
+               at_progress: float | None, jobs: int | None) -> None: ...
+    def clear_faults(self, audience_id: str) -> None: ...
+    def last_event(self) -> int: ...
+    def close(self) -> None: ...
 
 
 class LocalWorld:
@@ -62,52 +113,70 @@ class LocalWorld:
     def last_event(self) -> int:
         return self.sim.store.last_seq()
 
-    def events(self, since: int) -> list[dict[str, Any]]:
+    # -- WorldView: the whole world is this process's own (no visibility checks) --------
+
+    def now(self) -> datetime:
+        return self.sim.clock.now()
+
+    def events(self, since: int = 0) -> list[dict[str, Any]]:
         return self.sim.events(since)
 
-    def counters(self, signal_id: str) -> dict[str, Any]:
-        return self.sim.counters(signal_id)
+    def counters(self, signal_id: str) -> Counters:
+        return observation.counters(self.sim, None, signal_id)
 
-    def runs(self, signal_id: str) -> list[dict[str, Any]]:
-        """The signal's runs in start order: ``status``, ``job`` (or None)."""
-        rows = self.sim.store.select("signal_runs", "signal_id = ?", [signal_id], order_by="started_at, rowid")
-        return [{"status": r["status"], "job": r["audience_job_id"]} for r in rows]
+    def runs(self, signal_id: str) -> list[Run]:
+        return observation.runs(self.sim, None, signal_id)
 
-    def job_state(self, job_id: str) -> str:
-        return self.sim.store.get("jobs", job_id)["state"]
+    def job(self, job_id: str) -> Job:
+        return observation.job(self.sim, None, job_id)
 
     def results(self, job_id: str) -> dict[str, Any]:
-        """The job's results as of now (preliminary while it runs)."""
-        return self.sim.results.current(self.sim.store.get("jobs", job_id))
+        return observation.results(self.sim, None, job_id)
 
     def close(self) -> None:
         self.sim.close()
 
 
 class RemoteWorld:
-    """The world of ``settings``' credentials on a running server, reset for the scenario."""
+    """A scratch world on the server that ``settings`` point at, for one scenario.
 
-    sim = None  # hooks that read the store directly need a local world
+    Fresh credentials (``scenario-…``) open a new world on the server (``rapidata_sim.worlds``);
+    it is reset to the scenario's seed and a clock frozen at its start, driven and read
+    through ``/_sim`` as those credentials, and deleted by ``close`` unless ``keep``. The
+    credentials in ``settings`` are not used: their world is left alone.
+    """
 
-    def __init__(self, settings: dict[str, str], seed: int, start: datetime | None) -> None:
+    sim = None  # hooks read ``ctx.world``; ``ctx.sim`` is the in-process simulator only
+
+    def __init__(self, settings: dict[str, str], seed: int, start: datetime | None, *, keep: bool = False) -> None:
         from .remote import Remote
 
-        self.settings = settings
-        self.remote = Remote(settings)
-        yours = self.remote.call("GET", "/_sim/worlds")["yours"]
-        body: dict[str, Any] = {"seed": seed}
-        if start is not None:
-            body["start"] = iso(start)
-        self.remote.call("POST", f"/_sim/worlds/{yours}/reset", body)
+        self.keep = keep
+        self.settings = {**settings, "RAPIDATA_CLIENT_ID": f"scenario-{secrets.token_hex(8)}",
+                         "RAPIDATA_CLIENT_SECRET": secrets.token_urlsafe(24)}
+        self.remote = Remote(self.settings)  # the token request makes the world
+        try:
+            self.world_id: str = self.remote.call("GET", "/_sim/worlds")["yours"]
+            try:
+                # Frozen at the scenario's start, or where an in-process world's clock starts without one.
+                self.remote.call("POST", f"/_sim/worlds/{self.world_id}/reset",
+                                 {"seed": seed, "start": iso(start or FROZEN_START)})
+            except Exception:
+                self._delete()
+                raise
+        except Exception:
+            self.remote.http.close()
+            raise
         self.driver = _RemoteDriver(self.remote)
 
     def client(self) -> Any:
         from rapidata import RapidataClient
 
-        from . import autoadvance
+        from . import autoadvance, sdk
 
-        # The SDK's waits move the server world's clock, and its "now" is that world's, as in-process.
+        # The SDK's waits move this world's clock, and its "now" is this world's, as in-process.
         autoadvance.activate(self.driver)  # type: ignore[arg-type]
+        sdk.forget_uploads()  # same host and port as the last world: its uploads are not this one's
         return RapidataClient(client_id=self.settings["RAPIDATA_CLIENT_ID"],
                               client_secret=self.settings["RAPIDATA_CLIENT_SECRET"],
                               environment=self.settings["RAPIDATA_ENVIRONMENT"],
@@ -142,37 +211,53 @@ class RemoteWorld:
     def clear_faults(self, audience_id: str) -> None:
         self.remote.call("DELETE", f"/_sim/audiences/{audience_id}/faults")
 
-    def events(self, since: int) -> list[dict[str, Any]]:
-        text = self.remote.call("GET", f"/_sim/events?since={since}") or ""
-        return [json.loads(line) for line in text.splitlines()]
-
     def last_event(self) -> int:
         events = self.events(0)
         return events[-1]["seq"] if events else 0
 
-    def counters(self, signal_id: str) -> dict[str, Any]:
-        return self.remote.call("GET", f"/_sim/signals/{signal_id}/counters")
+    # -- WorldView, through the /_sim read routes (http/observe.py) ------------------------
 
-    def runs(self, signal_id: str) -> list[dict[str, Any]]:
-        page = self.remote.call("GET", f"/signal/{signal_id}/run?page_size=1000")
-        items = sorted(page["items"], key=lambda r: r["startedAt"])
-        return [{"status": r["status"], "job": r.get("audienceJobId")} for r in items]
+    def now(self) -> datetime:
+        return self.driver.now()
 
-    def job_state(self, job_id: str) -> str:
-        return self.remote.call("GET", f"/job/{job_id}")["state"]
+    def events(self, since: int = 0) -> list[dict[str, Any]]:
+        text = self.remote.call("GET", f"/_sim/events?since={int(since)}") or ""
+        return [json.loads(line) for line in text.splitlines()]
+
+    def counters(self, signal_id: str) -> Counters:
+        return observation.unwire(self.remote.call("GET", f"/_sim/signals/{signal_id}/counters"))  # type: ignore
+
+    def runs(self, signal_id: str) -> list[Run]:
+        page = self.remote.call("GET", f"/_sim/signals/{signal_id}/runs")
+        return [observation.unwire(r) for r in page["runs"]]  # type: ignore[misc]
+
+    def job(self, job_id: str) -> Job:
+        return observation.unwire(self.remote.call("GET", f"/_sim/jobs/{job_id}"))  # type: ignore[return-value]
 
     def results(self, job_id: str) -> dict[str, Any]:
-        job = self.remote.call("GET", f"/job/{job_id}")
-        if job["state"] in ("Completed", "Failed"):
-            return json.loads(self.remote.http.get(f"/job/{job_id}/download-results").content)
-        download = self.remote.call("POST", f"/pipeline/{job['pipelineId']}/preliminary-download", {"sendEmail": False})
-        return self.remote.call("GET", f"/pipeline/preliminary-download/{download['downloadId']}")
+        return self.remote.call("GET", f"/_sim/jobs/{job_id}/results")
+
+    # -- the end -------------------------------------------------------------------------
+
+    def kept(self) -> dict[str, str] | None:
+        """The kept world's id and credentials (``keep=True``), for the user to look at it."""
+        if not self.keep:
+            return None
+        return {"world": self.world_id, "RAPIDATA_CLIENT_ID": self.settings["RAPIDATA_CLIENT_ID"],
+                "RAPIDATA_CLIENT_SECRET": self.settings["RAPIDATA_CLIENT_SECRET"]}
+
+    def _delete(self) -> None:
+        self.remote.call("DELETE", f"/_sim/worlds/{self.world_id}")
 
     def close(self) -> None:
         from . import autoadvance
 
         autoadvance.deactivate(self.driver)  # type: ignore[arg-type]
-        self.remote.http.close()
+        try:
+            if not self.keep:
+                self._delete()
+        finally:
+            self.remote.http.close()
 
 
 class _RemoteDriver:

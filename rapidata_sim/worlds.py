@@ -229,6 +229,22 @@ class Worlds:
                             sim.store.insert(table, row)
                 sim.signals.record("world.reset", world_id)
 
+    def delete(self, world_id: str) -> None:
+        """Close ``world_id`` and remove it, its store and its credentials (which would open a
+        new, empty world if used again). What ``rapidata-sim run --server`` does to the scratch
+        world it ran a scenario in."""
+        with self._lock:
+            sim = self._worlds.pop(world_id)
+            self._apps.pop(world_id, None)
+            for table in (self._clients, self._tokens):
+                for key in [k for k, w in table.items() if w == world_id]:
+                    del table[key]
+            sim.close()
+            db = self._db(world_id)
+            if db != ":memory:":
+                for suffix in ("", "-wal", "-shm"):
+                    Path(db + suffix).unlink(missing_ok=True)
+
     def close(self) -> None:
         with self._lock:
             for sim in self._worlds.values():
@@ -289,6 +305,16 @@ class Worlds:
         if path == "/_sim/worlds" and scope["method"] == "GET":
             body = json.dumps({"worlds": self.list(), "yours": caller}).encode()
             await _json(send, 200, body)
+            return
+        m = re.fullmatch(r"/_sim/worlds/([^/]+)", path)
+        if m and scope["method"] == "DELETE":  # one's own world (a scenario's scratch world), never the default
+            if m.group(1) != caller or caller == DEFAULT:
+                await problem(403, "Forbidden", "A world can only be deleted from inside it, and the default "
+                              "world not at all.")(scope, _replay(b""), send)
+                return
+            self.delete(caller)
+            await send({"type": "http.response.start", "status": 204, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
             return
         m = re.fullmatch(r"/_sim/worlds/([^/]+)/reset", path)
         if m and scope["method"] == "POST":

@@ -1,9 +1,10 @@
 """Checks the scenario expectations have no key for, as ``call`` hooks.
 
 Each hook gets a ``rapidata_sim.scenario.Context``; ``ctx.step`` is the expectation
-(``signal`` plus the hook's own keys). They read the world's store, the simulator's
-record of what happened, so they can see what the SDK does not show (the revision a
-job ran, when a skipped firing happened).
+(``signal`` plus the hook's own keys). They read the simulator's record of what
+happened through ``ctx.world`` (``rapidata_sim.scenario_worlds.WorldView``), so they
+see what the SDK does not show (the revision a job ran, when a skipped firing
+happened), in-process and on a server alike.
 
 - ``run_starts``: ``starts = ["2026-03-03T09:00", ...]``, the signal's runs (fired,
   manual and skipped, oldest first) started at these instants; each entry is compared
@@ -21,12 +22,11 @@ from typing import Any
 
 
 def _runs(ctx: Any) -> list[dict[str, Any]]:
-    signal = ctx.signals[ctx.step["signal"]]
-    return ctx.sim.store.select("signal_runs", "signal_id = ?", [signal.id], order_by="started_at, rowid")
+    return ctx.world.runs(ctx.signals[ctx.step["signal"]].id)
 
 
 def _jobs(ctx: Any) -> list[dict[str, Any]]:
-    return [ctx.sim.store.get("jobs", r["audience_job_id"]) for r in _runs(ctx) if r["audience_job_id"]]
+    return [ctx.world.job(r["audience_job_id"]) for r in _runs(ctx) if r["audience_job_id"]]
 
 
 def run_starts(ctx: Any) -> None:
@@ -53,7 +53,7 @@ def votes_per_datapoint(ctx: Any) -> None:
     expected = list(ctx.step["votes"])
     observed = []
     for job in _jobs(ctx):
-        doc = ctx.sim.results.current(job)
+        doc = ctx.world.results(job["id"])
         counts = sorted({sum(item.get("aggregatedResults", {}).values()) for item in doc["results"]})
         observed.append(counts[0] if len(counts) == 1 else counts)
     assert observed == expected, f"{ctx.step['signal']}: votes per datapoint {observed}, expected {expected}"
@@ -61,5 +61,5 @@ def votes_per_datapoint(ctx: Any) -> None:
 
 def next_run_at(ctx: Any) -> None:
     expected = ctx.step["at"]
-    observed = ctx.sim.store.get("signals", ctx.signals[ctx.step["signal"]].id)["next_run_at"]
+    observed = ctx.world.counters(ctx.signals[ctx.step["signal"]].id)["next_run_at"]
     assert observed.startswith(expected), f"{ctx.step['signal']}: next run at {observed}, expected {expected}"

@@ -1,0 +1,119 @@
+"""What an observer reads of a world: a signal's runs and counters, a job, its results.
+
+One reading for both places a scenario runs. In process, ``scenario_worlds.LocalWorld``
+calls these functions with ``who=None`` (the whole world is its own). On a server, the
+read routes under ``/_sim`` (``http/observe.py``) call them as the caller, and the
+domain's own checks decide what the caller may see (``Signals.get``: the owner, or the
+organization when the signal is public; ``Jobs.get``: the job's organization): anything
+else is ``NotFound``, exactly as on the real routes. Worlds themselves are separate
+stores, so nothing of another world is ever in reach.
+
+The shapes are plain dicts with the store's column names; on the wire their top-level
+keys are camelCase (``wire``/``unwire``), so a ``RemoteWorld`` hands hooks the same
+dicts a ``LocalWorld`` does.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, TypedDict
+
+from .errors import NotFound
+
+if TYPE_CHECKING:
+    from .domain.base import Principal
+    from .simulator import Simulator
+
+
+class Run(TypedDict):
+    """One run of a signal: fired (``Scheduled``/``Manual``), skipped or failed."""
+
+    id: str
+    signal_id: str
+    trigger_source: str
+    status: str
+    started_at: str
+    completed_at: str | None
+    audience_job_id: str | None
+    skipped_reason: str | None
+    failure_message: str | None
+
+
+class Job(TypedDict):
+    """A job as the store holds it (what the SDK shows, plus the revision it ran)."""
+
+    id: str
+    name: str
+    state: str
+    definition_id: str
+    revision_number: int
+    audience_id: str
+    created_at: str
+    completed_at: str | None
+    failed_at: str | None
+    failure_message: str | None
+
+
+class Counters(TypedDict):
+    """A signal's tally: fired by source, skipped by reason, missed in outages, next grid points."""
+
+    signal_id: str
+    fired: dict[str, int]
+    skipped: dict[str, int]
+    missed: int
+    next_run_at: str | None
+    is_paused: bool
+    upcoming: list[str]
+
+
+def runs(sim: "Simulator", who: "Principal | None", signal_id: str) -> list[Run]:
+    """The signal's runs, oldest first (start time, then the order they were recorded)."""
+    if who is not None:
+        sim.signals.get(who, signal_id)
+    rows = sim.store.select("signal_runs", "signal_id = ?", [signal_id], order_by="started_at, rowid")
+    return [Run(**{k: r[k] for k in Run.__annotations__}) for r in rows]  # type: ignore[typeddict-item]
+
+
+def _job_row(sim: "Simulator", who: "Principal | None", job_id: str) -> dict[str, Any]:
+    if who is not None:
+        return sim.jobs.get(job_id, who)
+    row = sim.store.get("jobs", job_id)
+    if row is None:
+        raise NotFound(f"Job '{job_id}' was not found.")
+    return row
+
+
+def job(sim: "Simulator", who: "Principal | None", job_id: str) -> Job:
+    row = _job_row(sim, who, job_id)
+    return Job(**{k: row[k] for k in Job.__annotations__})  # type: ignore[typeddict-item]
+
+
+def results(sim: "Simulator", who: "Principal | None", job_id: str) -> dict[str, Any]:
+    """The job's results document as of now (preliminary while it runs), read without side effects."""
+    return sim.results.current(_job_row(sim, who, job_id))
+
+
+def counters(sim: "Simulator", who: "Principal | None", signal_id: str, upcoming: int = 5) -> Counters:
+    if who is not None:
+        sim.signals.get(who, signal_id)
+    c = sim.counters(signal_id, upcoming)
+    return Counters(**{k: c[k] for k in Counters.__annotations__})  # type: ignore[typeddict-item]
+
+
+def _camel(key: str) -> str:
+    head, *rest = key.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+def _snake(key: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower()
+
+
+def wire(shape: dict[str, Any]) -> dict[str, Any]:
+    """A shape as JSON sends it: top-level keys camelCase (nested keys are data: kept)."""
+    return {_camel(k): v for k, v in shape.items()}
+
+
+def unwire(data: dict[str, Any]) -> dict[str, Any]:
+    """The inverse of ``wire``."""
+    return {_snake(k): v for k, v in data.items()}
