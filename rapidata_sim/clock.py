@@ -15,6 +15,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 UTC = timezone.utc
+#: The fastest a clock may follow the wall (virtual seconds per wall second): about four virtual
+#: months a wall second. ``PATCH /_sim/clock`` and ``serve --speed`` both refuse more.
+MAX_SPEED = 1e7
 
 
 def iso(instant: datetime) -> str:

@@ -12,7 +12,7 @@ from pydantic import Field
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..clock import iso, parse_iso
+from ..clock import MAX_SPEED, iso, parse_iso
 from ..crowd import Behaviour
 from ..errors import SimError, ValidationFailed
 from .inputs import Body
@@ -27,7 +27,7 @@ class Advance(Body):
 
 
 class ClockSpeed(Body):
-    speed: float = Field(ge=0, le=1e7)
+    speed: float = Field(ge=0, le=MAX_SPEED)
 
 
 class Outage(Body):
