@@ -77,7 +77,8 @@ def test_serve_names_the_dashboard_how_to_trust_its_ca_and_why_the_agent_hint_is
         assert f"https://app.{environment}/definitions/" in flat
         ca = exports["SSL_CERT_FILE"]
         assert f"trust {ca} in your browser as a certificate authority" in flat
-        page = httpx.get(dashboard, verify=ssl.create_default_context(cafile=ca))  # the printed address, trusting the printed CA
+        # The printed address, trusting the printed CA, as a browser would once told to.
+        page = httpx.get(dashboard, verify=ssl.create_default_context(cafile=ca))
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     finally:
         proc.send_signal(signal.SIGTERM)
