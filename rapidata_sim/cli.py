@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import signal as signals
 import sys
+import textwrap
 import threading
 from pathlib import Path
 
@@ -25,6 +26,8 @@ def _serve(args: argparse.Namespace) -> int:
           file=sys.stderr)
     sys.stdout.write(server.export_lines())
     sys.stdout.flush()
+    sys.stderr.write(serve_notes(server.environment, server.certs.ca_pem))
+    sys.stderr.flush()
     if data_dir is not None:
         (data_dir / ENV_FILE).write_text(server.export_lines())
     stop = threading.Event()
@@ -37,6 +40,28 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+
+
+def serve_notes(environment: str, ca_pem: Path) -> str:
+    """What ``serve`` tells a person after the export lines: why the less obvious ones are there,
+    where the dashboard is, and how a browser comes to trust it."""
+    origin = "https://" + environment.split("@", 1)[1]
+    paragraphs = (
+        "RAPIDATA_AGENT_HINT=0: on import the SDK tells a coding agent (Claude Code, Cursor, Codex ...) to read "
+        "its guide and to sign in to the real service with 'python -m rapidata login'; against the simulator the "
+        "lines above are all the sign-in there is, so the hint is switched off. RAPIDATA_DISABLE_OTLP=1 sends "
+        "no telemetry to the real service; RAPIDATA_cacheToDisk=0 keeps the SDK's upload cache in memory.",
+        f"Dashboard: {origin}/_sim/dashboard — the links the SDK prints open there too, e.g. "
+        f"Preview in dashboard: https://app.{environment}/definitions/jd_... and a job's page.",
+        f"To open them without a certificate warning, trust {ca_pem} in your browser as a certificate "
+        "authority: Chrome/Chromium: Settings > Privacy and security > Security > Manage certificates > "
+        "Authorities > Import; Firefox: Settings > Privacy & Security > Certificates > View Certificates > "
+        f"Authorities > Import; on Linux also: certutil -d sql:$HOME/.pki/nssdb -A -t C,, -n rapidata-sim -i {ca_pem}",
+        "That CA signed this server's certificate (127.0.0.1, localhost, ::1) and nothing else: its key was never "
+        "written to disk. Without --data-dir every start makes a new one, to be trusted again.",
+    )
+    return "".join(textwrap.fill(text, 110, initial_indent="# ", subsequent_indent="#   ", break_long_words=False,
+                                 break_on_hyphens=False) + "\n" for text in paragraphs)
 
 
 def _env(args: argparse.Namespace) -> int:
@@ -55,6 +80,12 @@ def _remote(args: argparse.Namespace) -> int:
     if args.command == "clock" and args.action != "show" and args.value is None:
         print(f"rapidata-sim clock {args.action}: needs a value", file=sys.stderr)
         return 2
+    if args.command == "clock" and args.action == "set-speed":
+        try:
+            speed(args.value)
+        except argparse.ArgumentTypeError as exc:
+            print(f"rapidata-sim clock set-speed: {exc}", file=sys.stderr)
+            return 2
     return remote_main(args)
 
 
@@ -101,43 +132,91 @@ def _run(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="rapidata-sim", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="serve a world over HTTPS and print the SDK's environment")
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    serve.add_argument("--data-dir", help="keep the SQLite state and the CA here (default: in memory)")
-    serve.add_argument("--seed", type=int, default=0)
-    serve.add_argument("--speed", type=float, default=1.0,
-                       help="virtual seconds per wall second (3600 = an hour a second); 0 = frozen, moved "
-                            "only through /_sim/clock/advance")
+DESCRIPTION = ("Serve simulated Rapidata worlds to the unmodified SDK, control a running server, run "
+               "scenarios, or watch the demo. 'rapidata-sim COMMAND --help' tells more about a command.")
+DURATION = "a number and a unit: s, m, h, d or w (90s, 30m, 1.5h, 3d, 2w)"
+SERVE_TEXT = ("Serve worlds over HTTPS on one port and print the environment lines for the SDK (stdout), then "
+              "where the dashboard is: https://HOST:PORT/_sim/dashboard, which also opens the links the SDK "
+              "prints (Preview in dashboard: https://app.sim@HOST:PORT/definitions/...). Each set of client "
+              "credentials gets a world of its own. Stop with Ctrl-C.")
+
+
+class _Help(argparse.HelpFormatter):
+    """Help that ends every option's text with its default, unless the text names it already."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (action.option_strings and "default" not in text and action.default not in (None, argparse.SUPPRESS)
+                and not isinstance(action, argparse._HelpAction)):
+            text += " (default: %(default)s)"
+        return text
+
+
+def speed(text: str) -> float:
+    """``--speed``'s type: ``clock.check_speed`` (nan and inf would freeze or crash the clock)."""
+    from .clock import MAX_SPEED, CalendarError, check_speed
+
+    try:
+        return check_speed(float(text))
+    except (ValueError, CalendarError):
+        cap = f"{MAX_SPEED:.0e}".replace("e+0", "e")
+        raise argparse.ArgumentTypeError(f"{text!r} is not a speed: give virtual seconds per wall second, "
+                                         f"a number from 0 (frozen) to {cap}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every command and option, each with its help text (and default)."""
+    parser = argparse.ArgumentParser(prog="rapidata-sim", description=DESCRIPTION, formatter_class=_Help)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def command(name: str, help_text: str, description: str | None = None) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help_text, description=description or help_text, formatter_class=_Help)
+
+    serve = command("serve", "serve worlds over HTTPS, print the SDK's environment and the dashboard's address",
+                    SERVE_TEXT)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    serve.add_argument("--port", type=int, default=0, help="port to listen on; 0 picks a free one")
+    serve.add_argument("--data-dir", help="keep the worlds (SQLite), the CA and the environment lines here, so a "
+                                          "restart carries on (default: none, everything in memory and a new CA "
+                                          "each start)")
+    serve.add_argument("--seed", type=int, default=0, help="seed of every world's ids and crowd answers")
+    serve.add_argument("--speed", type=speed, default=1.0,
+                       help="virtual seconds per wall second, from 0 to 1e7 (3600 = an hour a second); 0 = "
+                            "frozen, moved only by the 'clock advance' command")
     serve.set_defaults(run=_serve)
-    env = sub.add_parser("env", help="print the environment lines of the server on a data dir again")
-    env.add_argument("--data-dir", required=True)
+    env = command("env", "print the environment lines of the server on a data dir again")
+    env.add_argument("--data-dir", required=True, help="the --data-dir the server was started with (required)")
     env.set_defaults(run=_env)
-    demo = sub.add_parser("demo", help="watch a daily signal for two virtual weeks, offline, through the real SDK")
-    demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--days", type=int, default=14, help="virtual days to play (at least 5; default 14)")
+    demo = command("demo", "watch a daily signal for two virtual weeks, offline, through the real SDK")
+    demo.add_argument("--seed", type=int, default=0, help="seed of the world's ids and crowd answers")
+    demo.add_argument("--days", type=int, default=14, help="virtual days to play, at least 5")
     demo.add_argument("--fast", action="store_true",
-                      help="no pauses: on a terminal the demo otherwise takes about 2.5 s a virtual day")
+                      help="no pauses (default: off; on a terminal the demo takes about 2.5 s a virtual day)")
     demo.set_defaults(run=_demo)
+
     # Control of a running server (the /_sim API), as the credentials in the environment or --data-dir.
     def remote(name: str, help_text: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help_text)
-        p.add_argument("--data-dir", help="connect to the server that runs on this data dir")
+        p = command(name, help_text, help_text + ". Acts on the world of the credentials in the environment "
+                                                 "(the lines 'serve' prints), or of the server on --data-dir.")
+        p.add_argument("--data-dir", help="connect to the server that runs on this data dir (default: the "
+                                          "server and credentials the environment names)")
         p.set_defaults(run=_remote)
         return p
 
-    clock = remote("clock", "show the clock, or: clock advance 24h | clock set-speed 3600")
-    clock.add_argument("action", nargs="?", choices=("show", "advance", "set-speed"), default="show")
-    clock.add_argument("value", nargs="?", help="a duration (90s, 30m, 12h, 3d) or a speed")
-    remote("trigger", "trigger a signal now").add_argument("signal_id")
-    remote("outage", "the service is down for a while (catch-up policy applies)").add_argument("duration")
-    remote("events", "the event log as JSON lines").add_argument("--since", type=int, default=0)
+    clock = remote("clock", "show the clock, or move it: 'clock advance 24h', 'clock set-speed 3600'")
+    clock.add_argument("action", nargs="?", choices=("show", "advance", "set-speed"), default="show",
+                       help="show (default), advance by a duration, or set-speed")
+    clock.add_argument("value", nargs="?", help=f"for advance a duration, {DURATION}; for set-speed virtual "
+                                                "seconds per wall second, 0 to 1e7")
+    remote("trigger", "trigger a signal now").add_argument("signal_id", help="the signal's id (sig_...)")
+    remote("outage", "take the service down for a while; missed firings follow the catch-up policy").add_argument(
+        "duration", help=f"how long it is down, {DURATION}")
+    remote("events", "print the event log as JSON lines").add_argument(
+        "--since", type=int, default=0, help="only events after this sequence number")
     remote("worlds", "list the server's worlds")
-    remote("reset", "replace your world with a fresh one")
-    runner = sub.add_parser("run", help="run scenario files (TOML) and check their expectations")
+    remote("reset", "DESTRUCTIVE: replace your world with a fresh one; its definitions, jobs, signals and "
+                    "results are deleted (clients and tokens stay)")
+    runner = command("run", "run scenario files (TOML) and check their expectations")
     runner.add_argument("files", nargs="+", help="scenario files, e.g. scenarios/*.toml")
     runner.add_argument("--server", action="store_true",
                         help="run on the running server the environment points at, each scenario in a scratch "
@@ -147,7 +226,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="with --server: keep each scenario's scratch world and print its credentials "
                              "(default: deleted afterwards)")
     runner.set_defaults(run=_run)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     return args.run(args)
 
 

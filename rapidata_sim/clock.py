@@ -43,7 +43,8 @@ def parse_iso(text: str) -> datetime:
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 HORIZON = datetime(9000, 1, 1, tzinfo=UTC)
 MAX_SPAN = timedelta(days=100 * 366)
-#: The fastest a clock may run: virtual seconds per wall second.
+#: The fastest a clock may follow the wall (virtual seconds per wall second): about four virtual
+#: months a wall second. ``PATCH /_sim/clock`` and ``serve --speed`` both refuse more.
 MAX_SPEED = 1e7
 
 

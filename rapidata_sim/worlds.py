@@ -33,7 +33,7 @@ from urllib.parse import parse_qs
 from starlette.requests import Request
 
 from .clock import EARLIEST, HORIZON, check_instant, iso, parse_iso
-from .http import create_app
+from .http import app_pages, create_app
 from .http.auth import client_credentials, oauth_error
 from .http.problems import problem
 from .http.routing import BodyTooLarge, read_body
@@ -274,7 +274,8 @@ class Worlds:
             await self._apps[world_id](scope, _replay(body), send)
             return
         auth = headers.get("authorization", "")
-        token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+        # The pages behind the SDK's links come from a browser without a bearer token: by its cookie.
+        token = auth[7:].strip() if auth[:7].lower() == "bearer " else app_pages.cookie_token(scope)
         world_id = self.for_token(token) if token else None
         if path.startswith("/_sim/worlds"):
             await self._control(scope, receive, send, path, world_id)

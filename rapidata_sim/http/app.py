@@ -14,7 +14,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import assets, audiences, auth, control, dashboard, faults, jobs, observe, signals
+from . import app_pages, assets, audiences, auth, control, dashboard, faults, jobs, observe, signals
 from .problems import problem
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ def create_app(sim: "Simulator") -> Starlette:
               *signals.routes(sim), *control.routes(sim), *observe.routes(sim), *faults.routes(sim),
               *dashboard.routes(sim)]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error, Exception: _server_error},
-                    middleware=[Middleware(faults.HttpFaultMiddleware, sim=sim)])
+                    middleware=[Middleware(app_pages.PagesMiddleware, sim=sim),
+                                Middleware(faults.HttpFaultMiddleware, sim=sim)])
     app.state.sim = sim
     return app
