@@ -220,8 +220,10 @@ def build_parser() -> argparse.ArgumentParser:
     runner.add_argument("files", nargs="+", help="scenario files, e.g. scenarios/*.toml")
     runner.add_argument("--server", action="store_true",
                         help="run on the running server the environment points at, each scenario in a scratch "
-                             "world of its own (your world is left as it is)")
-    runner.add_argument("--data-dir", help="run on the server that runs on this data dir (implies --server)")
+                             "world of its own; your world is left as it is (default: off, in a private "
+                             "in-process world)")
+    runner.add_argument("--data-dir", help="run on the server that runs on this data dir, as --server does "
+                                           "(default: none)")
     runner.add_argument("--keep-world", action="store_true",
                         help="with --server: keep each scenario's scratch world and print its credentials "
                              "(default: deleted afterwards)")
