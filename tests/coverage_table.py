@@ -41,8 +41,9 @@ SCHEMATHESIS_ALLOW: dict[tuple[str, str], str] = {
     ("*", "*"): ("4xx bodies are application/problem+json (RFC 9457) with `status`/`title`, as the service and "
                  "the SDK do; the specs label 400 `application/json` (contract.py rule 4). 400 keeps its "
                  "ValidationProblemDetails schema."),
-    ("GET", "/identity/bridge-token"): ("Always 404 (no browser login, wire notes A3); the spec's 404 schema is a "
-                                        "JSON string, we send problem+json (contract.py rule 4)."),
+    ("GET", "/identity/bridge-token"): ("Always 404 (no browser login: the SDK calls it only to start one); the "
+                                        "spec's 404 schema is a JSON string, we send problem+json (contract.py "
+                                        "rule 4)."),
 }
 
 
