@@ -65,7 +65,7 @@ _AUDIENCE, _JOB, _FIRE, _TRIGGER = -1, 0, 1, 2
 
 @dataclass
 class SchedulerConfig:
-    """Knobs for behaviour the real service does not document (see README)."""
+    """Knobs for behaviour the real service does not document (see ``docs/behaviour.md``)."""
 
     #: Seconds of virtual time between ``trigger()`` and its run starting, unless
     #: the runs are listed first (which starts them at once, as the SDK needs).

@@ -1,4 +1,4 @@
-"""A user's signal logic, as the README's worked example tests it three ways.
+"""A user's signal logic, as the worked example (``docs/testing.md``) tests it three ways.
 
 ``daily_report`` labels the newest jobs of a daily signal with the days they
 belong to, and reads model B's win rate from the finished ones. It carries a

@@ -49,10 +49,11 @@ Allow-lists (cite these constants, not this prose):
 ``NOT_IN_SPEC`` — path templates that the SDK calls but the specs do not describe:
     - ``/connect/token``: OAuth token endpoint of the auth host; not part of the API specs.
     - ``/connect/userinfo``: OIDC userinfo of the auth host; not part of the API specs.
-    - ``/pipeline/{pipelineId}/preliminary-download``: added after the snapshot (wire notes §7).
-    - ``/pipeline/preliminary-download/{downloadId}``: added after the snapshot (wire notes §7).
-    - ``/audience/unlisted/{audienceId}``: 3.27.1 calls it for ``ula_`` audiences (wire notes §4,
-      ``unlisted_audience_api.py``); absent from the snapshot.
+    - ``/pipeline/{pipelineId}/preliminary-download`` and ``/pipeline/preliminary-download/{downloadId}``:
+      3.27.1's ``PipelineApi`` (``rapidata/api_client/api/pipeline_api.py``) calls them for
+      ``get_results(preliminary_results=True)``; absent from the snapshot.
+    - ``/audience/unlisted/{audienceId}``: 3.27.1 calls it for ``ula_`` audiences
+      (``rapidata/api_client/api/unlisted_audience_api.py``); absent from the snapshot.
 
 ``EXTRA_STATUSES`` — statuses accepted although the operation does not declare them:
     - 404 (every operation): the real service answers 404 for unknown ids; the specs declare only
@@ -116,9 +117,11 @@ HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "tra
 NOT_IN_SPEC: dict[str, str] = {
     "/connect/token": "OAuth token endpoint of the auth host; not part of the API specs.",
     "/connect/userinfo": "OIDC userinfo endpoint of the auth host; not part of the API specs.",
-    "/pipeline/{pipelineId}/preliminary-download": "Added after the spec snapshot (wire notes §7).",
-    "/pipeline/preliminary-download/{downloadId}": "Added after the spec snapshot (wire notes §7).",
-    "/audience/unlisted/{audienceId}": "3.27.1 calls it for ula_ audiences (wire notes §4); absent from the snapshot.",
+    "/pipeline/{pipelineId}/preliminary-download": ("3.27.1's PipelineApi calls it for preliminary results; absent "
+                                                    "from the spec snapshot."),
+    "/pipeline/preliminary-download/{downloadId}": ("3.27.1's PipelineApi calls it for preliminary results; absent "
+                                                    "from the spec snapshot."),
+    "/audience/unlisted/{audienceId}": "3.27.1 calls it for ula_ audiences; absent from the spec snapshot.",
 }
 
 

@@ -8,9 +8,9 @@ Sources (nothing here is a hand-kept list of endpoints):
 - the allow-lists: ``contract.py``'s ``NOT_IN_SPEC``, ``EXTRA_STATUSES``, ``SPEC_PATCHES``,
   ``OAUTH_ERROR_PATHS``, plus ``SCHEMATHESIS_ALLOW`` below (the few things only the fuzzer needs).
 
-``python tests/coverage_table.py`` prints the markdown table; the README holds a copy between
-``<!-- coverage-table:start -->`` and ``<!-- coverage-table:end -->`` (``tests/test_coverage_table.py``
-checks that it is current).
+``python tests/coverage_table.py`` prints the markdown table; ``docs/contract-coverage.md`` holds a copy
+between ``<!-- coverage-table:start -->`` and ``<!-- coverage-table:end -->``, which ``--write`` replaces in
+place (``tests/test_coverage_table.py`` checks that it is current).
 """
 
 from __future__ import annotations
@@ -32,6 +32,8 @@ from contract import (EXTRA_STATUSES, NOT_IN_SPEC, OAUTH_ERROR_PATHS, SPEC_PATCH
 
 START_MARKER = "<!-- coverage-table:start -->"
 END_MARKER = "<!-- coverage-table:end -->"
+#: The documentation page that holds the table.
+PAGE = HERE.parent / "docs" / "contract-coverage.md"
 
 #: Deliberate differences that only the schemathesis run needs spelled out, beyond ``contract.py``'s lists.
 #: Key: (METHOD, spec template), or ("*", "*") for every operation -> why. Each entry is applied by
@@ -41,8 +43,9 @@ SCHEMATHESIS_ALLOW: dict[tuple[str, str], str] = {
     ("*", "*"): ("4xx bodies are application/problem+json (RFC 9457) with `status`/`title`, as the service and "
                  "the SDK do; the specs label 400 `application/json` (contract.py rule 4). 400 keeps its "
                  "ValidationProblemDetails schema."),
-    ("GET", "/identity/bridge-token"): ("Always 404 (no browser login, wire notes A3); the spec's 404 schema is a "
-                                        "JSON string, we send problem+json (contract.py rule 4)."),
+    ("GET", "/identity/bridge-token"): ("Always 404 (no browser login: the SDK calls it only to start one); the "
+                                        "spec's 404 schema is a JSON string, we send problem+json (contract.py "
+                                        "rule 4)."),
 }
 
 
@@ -201,5 +204,16 @@ def render(contract: Contract | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_page(page: Path = PAGE) -> None:
+    """Replace the table between the markers of ``page`` with the current one."""
+    text = page.read_text(encoding="utf-8")
+    head, rest = text.split(START_MARKER, 1)
+    tail = rest.split(END_MARKER, 1)[1]
+    page.write_text(f"{head}{START_MARKER}\n{render()}{END_MARKER}{tail}", encoding="utf-8")
+
+
 if __name__ == "__main__":
-    sys.stdout.write(render())
+    if sys.argv[1:] == ["--write"]:
+        write_page()
+    else:
+        sys.stdout.write(render())

@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import itertools
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 import pytest
@@ -53,7 +54,7 @@ OK, LISTED, HIDDEN = "ok", "listed", "hidden"
 #  [A] Custom audiences: audience.openapi.json ("GET /audiences: Queries all audiences visible to
 #      the caller"); domain/audiences.py: the organization's own plus public ones; custom ones are
 #      managed by the organization.
-#  [X] Another organization's object is 404, as if absent (README "Visibility"; the service hides
+#  [X] Another organization's object is 404, as if absent (docs/requests.md, "Visibility"; the service hides
 #      what the caller may not see). Naming one in a create request is the 400 of an unknown id
 #      (ValidationProblemDetails with the field in ``errors``), never a silent success.
 # ---------------------------------------------------------------------------------------------
@@ -428,6 +429,49 @@ def test_the_table_covers_every_operation():
     assert set(EFFECTS) <= set(OPS)
     for outcome in EXPECT.values():
         assert len(outcome) == 3
+
+
+# ---------------------------------------------------------------------------------------------
+# EXPECT as the table in docs/isolation.md (between the markers), which must stay current.
+
+PAGE = Path(__file__).resolve().parents[1] / "docs" / "isolation.md"
+START_MARKER, END_MARKER = "<!-- isolation-matrix:start -->", "<!-- isolation-matrix:end -->"
+RESOURCE_LABELS = {"private_signal": "private signal", "public_signal": "public signal", "job": "job",
+                   "job_results": "job results", "job_definition": "job definition",
+                   "custom_audience": "custom audience"}
+OP_LABELS = {"find": "listed by `find_*`", "runs": "runs (`get_jobs`)", "run_by_id": "run by id",
+             "job_of_run": "the job of one of its runs", "cost_estimate": "cost estimate",
+             "as_preceding_job": "named as `precedingJobId` of a new job", "get_results": "`get_results()`",
+             "preliminary": "preliminary results", "preliminary_by_id": "a preliminary download by id",
+             "latest_revision": "latest revision", "revision_by_number": "revision *n*",
+             "create_revision": "new revision (`save()`)", "create_signal": "used by a new signal",
+             "user_metrics": "recruiting metrics", "recruit": "start recruiting", "filter": "filtered view"}
+OP_LABELS_BY_RESOURCE = {("job_definition", "assign_job"): "used by a new job",
+                         ("custom_audience", "assign_job"): "assigned a job", ("custom_audience", "update"): "rename"}
+
+
+def render_matrix() -> str:
+    """``EXPECT`` as markdown: per resource, the operations that share an outcome in one row."""
+    def cell(outcome: Any) -> str:
+        return {OK: "✓", LISTED: "listed", HIDDEN: "hidden", 403: "**403**"}.get(outcome, str(outcome))
+
+    groups: dict[tuple[str, tuple[Any, ...]], list[str]] = {}
+    for (resource, op), outcome in EXPECT.items():
+        label = OP_LABELS_BY_RESOURCE.get((resource, op), OP_LABELS.get(op, op.replace("_", " ")))
+        groups.setdefault((resource, tuple(outcome)), []).append(label)
+    checks = len(EXPECT) * len(RELATIONS) * (2 + len(next(iter(RELATIONS.values()))[1]))
+    lines = [f"{len(EXPECT)} (resource, operation) pairs, each checked with the owner in either organization "
+             f"against all four users: {checks} checks.", "",
+             "| resource | operation | owner | same-org colleague | other-org user |", "|---|---|---|---|---|"]
+    for (resource, outcome), ops in groups.items():
+        lines.append(f"| {RESOURCE_LABELS[resource]} | {', '.join(ops)} | {' | '.join(map(cell, outcome))} |")
+    return "\n".join(lines) + "\n"
+
+
+def test_docs_hold_the_current_matrix():
+    text = PAGE.read_text(encoding="utf-8")
+    block = text.split(START_MARKER, 1)[1].split(END_MARKER, 1)[0]
+    assert block.strip("\n") == render_matrix().strip("\n"), "docs/isolation.md's matrix is stale: render_matrix()"
 
 
 @pytest.mark.parametrize("owner_name", sorted(RELATIONS))

@@ -2,7 +2,7 @@
 
 For compare, classification, ranking, free text, select words, locate and draw:
 
-- ``job.get_results()`` has the documented shape (wire notes §5): ``info``, the
+- ``job.get_results()`` has the documented shape (the SDK's ``rapidata/_skill/reference.md``): ``info``, the
   ``results`` list keyed by the original file names, the aggregates agreeing with the
   per-response ``detailedResults``, the compare winner rules (ties and no votes give
   ``None``), the classification summary and ``confidencePerCategory`` only with a

@@ -2,7 +2,7 @@
 
 The model below knows nothing of ``rapidata_sim.scheduler``: it keeps, per signal, a
 handful of integers (seconds since ``START``) and replays the documented rules
-(README "Behaviour", the ``scheduler`` docstring) with the default policies:
+(``docs/behaviour.md``, the ``scheduler`` docstring) with the default policies:
 
 - grid ``createdAt + k*interval``; a firing that finds the previous job unfinished is
   Skipped ``PreviousJobNotFinished`` (overlap ``skip``); a job finishing at the firing's

@@ -1,4 +1,4 @@
-"""The README's worked example: one piece of user signal logic, tested three ways.
+"""The worked example (``docs/testing.md``): one piece of user signal logic, tested three ways.
 
 ``scenarios/daily_report.py`` labels a daily signal's newest jobs with their days and carries a
 seeded bug (it assumes every firing produced a job). 1. the pytest fixtures and ``advance``;

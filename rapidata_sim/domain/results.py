@@ -2,7 +2,8 @@
 
 The votes come from ``Crowd.job_crowd`` (seeded per job stream and datapoint,
 answered by the behaviour in effect when the job was created); this module only
-aggregates them into the service's results shape (wire notes §5), so the same
+aggregates them into the service's results shape (as documented in the SDK's own
+``rapidata/_skill/reference.md``, shipped with 3.27.1), so the same
 world gives the same file byte for byte.
 """
 

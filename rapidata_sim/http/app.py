@@ -1,7 +1,7 @@
 """The ASGI app for one world: every route of the SDK's service, on one host.
 
-The SDK calls ``api.{env}`` and ``auth.{env}``; both land here (see the wire
-notes), and the paths do not overlap, so routing is by path alone.
+The SDK calls ``api.{env}`` and ``auth.{env}``; with ``sim@127.0.0.1:PORT`` both hosts are
+this server (``sim@`` is URL userinfo), and the paths do not overlap, so routing is by path alone.
 """
 
 from __future__ import annotations
