@@ -361,12 +361,12 @@ def run_idle(n_signals: int, interval: timedelta, *, repeats: int, block: int) -
 
 AREAS = [  # (label, predicate on (file, function name)), first match wins
     ("sqlite3 execute/fetch (C)", lambda f, n: "sqlite3.Connection" in n or "sqlite3.Cursor" in n),
-    ("rapidata_sim/store.py (codec, SQL building)", lambda f, n: f.endswith("rapidata_sim/store.py")),
+    ("rapidata_sim/core/store.py (codec, SQL building)", lambda f, n: f.endswith("rapidata_sim/core/store.py")),
     ("rapidata_sim/scheduler.py", lambda f, n: f.endswith("rapidata_sim/scheduler.py")),
     ("rapidata_sim/domain/*", lambda f, n: "rapidata_sim/domain/" in f),
-    ("clock.py iso/parse_iso + datetime", lambda f, n: f.endswith("rapidata_sim/clock.py") or "datetime" in n
+    ("clock.py iso/parse_iso + datetime", lambda f, n: f.endswith("rapidata_sim/core/clock.py") or "datetime" in n
      or "strftime" in n or "fromisoformat" in n or "astimezone" in n),
-    ("ids.py + random", lambda f, n: f.endswith("rapidata_sim/ids.py") or "random" in n or "getrandbits" in n),
+    ("ids.py + random", lambda f, n: f.endswith("rapidata_sim/core/ids.py") or "random" in n or "getrandbits" in n),
     ("json", lambda f, n: "/json/" in f or "json" in n),
     ("contextlib / locks", lambda f, n: "contextlib" in f or "lock" in n.lower()),
     ("heapq", lambda f, n: "heapq" in n or "heapq" in f),
@@ -676,7 +676,7 @@ def run_storage_floor(n_signals: int, interval: timedelta, firings: int = 20_000
     into a fresh store with the same schema and indexes: ``executemany`` of ready-made tuples,
     no scheduling, no Python per row beyond the tuple. A lower bound on what any design that
     stores every firing as rows at the moment it happens can cost."""
-    from rapidata_sim.store import Store
+    from rapidata_sim.core.store import Store
 
     sim, _ = build_world(n_signals, interval)
     try:

@@ -1,7 +1,7 @@
 """rapidata-sim: a local simulator and fake server for the Rapidata labeling API."""
 
-from .clock import Clock
-from .errors import Conflict, Forbidden, NotFound, SimError, Unauthorized, ValidationFailed
+from .core.clock import Clock
+from .core.errors import Conflict, Forbidden, NotFound, SimError, Unauthorized, ValidationFailed
 from .scheduler import SchedulerConfig
 from .simulator import SimConfig, Simulator
 

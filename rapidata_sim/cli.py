@@ -154,7 +154,7 @@ class _Help(argparse.HelpFormatter):
 
 def speed(text: str) -> float:
     """``--speed``'s type: ``clock.check_speed`` (nan and inf would freeze or crash the clock)."""
-    from .clock import MAX_SPEED, CalendarError, check_speed
+    from .core.clock import MAX_SPEED, CalendarError, check_speed
 
     try:
         return check_speed(float(text))

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
-from .clock import Clock, parse_iso
+from .core.clock import Clock, parse_iso
 from .crowd import Prefer
 from .simulator import Simulator
 

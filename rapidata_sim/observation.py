@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from .errors import NotFound
+from .core.errors import NotFound
 
 if TYPE_CHECKING:
     from .domain.base import Principal

@@ -96,7 +96,7 @@ def settings_for(item: pytest.Item) -> WorldSettings:
 
 
 def new_world(settings: WorldSettings) -> "Simulator":
-    from .clock import Clock
+    from .core.clock import Clock
     from .simulator import Simulator
 
     if settings.clock == "frozen":

@@ -42,7 +42,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from .clock import parse_iso
+from .core.clock import parse_iso
 from .crowd import Behaviour, Population
 
 if TYPE_CHECKING:

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
 from . import observation
-from .clock import FROZEN_START, Clock, iso, parse_iso
+from .core.clock import FROZEN_START, Clock, iso, parse_iso
 from .crowd import Behaviour
 from .observation import Counters, Job, Run
 

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Literal, get_args, get_origin, get_type_hints
 
-from .clock import HORIZON, CalendarError, Clock, check_instant, check_span, iso, parse_iso
+from .core.clock import HORIZON, CalendarError, Clock, check_instant, check_span, iso, parse_iso
 from .crowd import Behaviour
 from .domain.audiences import Audiences
 from .domain.base import Principal
@@ -23,9 +23,9 @@ from .domain.identity import Identity
 from .domain.jobs import Jobs
 from .domain.results import Results
 from .domain.signals import Signals
-from .ids import IdFactory
+from .core.ids import IdFactory
 from .scheduler import Scheduler, SchedulerConfig
-from .store import Store
+from .core.store import Store
 
 if TYPE_CHECKING:
     from rapidata import RapidataClient

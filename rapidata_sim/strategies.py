@@ -121,7 +121,7 @@ class SignalMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         from . import sdk
-        from .clock import Clock, parse_iso
+        from .core.clock import Clock, parse_iso
         from .simulator import Simulator
 
         sdk.quiet_env()

@@ -75,7 +75,7 @@ def test_a_fast_clock_fires_without_anyone_asking():
         runs = sim.store.select("signal_runs", "signal_id = ?", [signal["id"]], order_by="started_at")
         assert len(runs) >= 2
         created = sim.store.get("signals", signal["id"])["created_at"]
-        from rapidata_sim.clock import parse_iso
+        from rapidata_sim.core.clock import parse_iso
         assert parse_iso(runs[0]["started_at"]) - parse_iso(created) == timedelta(hours=1)  # on the grid
 
 

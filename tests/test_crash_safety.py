@@ -41,7 +41,7 @@ import httpx
 import pytest
 
 from rapidata_sim import Simulator
-from rapidata_sim.clock import iso, parse_iso
+from rapidata_sim.core.clock import iso, parse_iso
 from rapidata_sim.server import Certificates
 from rapidata_sim.worlds import Worlds, WorldsServer
 

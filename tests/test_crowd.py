@@ -10,7 +10,7 @@ import pytest
 from conftest import https_client
 
 from rapidata_sim import Clock, Simulator
-from rapidata_sim.clock import iso, parse_iso
+from rapidata_sim.core.clock import iso, parse_iso
 from rapidata_sim.crowd import Classify, Population, Prefer
 
 PAIRS = 60

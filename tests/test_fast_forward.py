@@ -17,7 +17,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from rapidata_sim import Clock, NotFound, SchedulerConfig, SimConfig, Simulator, ValidationFailed
 from rapidata_sim.builders import text_definition
-from rapidata_sim.querying import Query
+from rapidata_sim.core.querying import Query
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 INTERVALS = [60, 600, 3600, 86400]

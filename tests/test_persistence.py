@@ -15,7 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from rapidata_sim import Simulator
-from rapidata_sim.clock import parse_iso
+from rapidata_sim.core.clock import parse_iso
 
 WRITER = '''
 from rapidata import RapidataClient

@@ -24,7 +24,7 @@ from datetime import datetime
 import pytest
 from conftest import https_client
 
-from rapidata_sim.clock import parse_iso
+from rapidata_sim.core.clock import parse_iso
 from rapidata_sim.crowd import Prefer
 
 pytestmark = pytest.mark.frozen_clock  # same instants every run: the crowd answers the same

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from rapidata_sim import sdk
-from rapidata_sim.clock import parse_iso
+from rapidata_sim.core.clock import parse_iso
 from rapidata_sim.remote import Remote, connection
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"

@@ -93,7 +93,7 @@ def script(seed: int) -> str:
     me = sim.principal()
     sim.advance(timedelta(hours=2))
     sim.signals.trigger(me, signal["id"])
-    sim.signals.runs(me, signal["id"], __import__("rapidata_sim.querying", fromlist=["Query"]).Query())
+    sim.signals.runs(me, signal["id"], __import__("rapidata_sim.core.querying", fromlist=["Query"]).Query())
     sim.advance(timedelta(hours=3))
     docs = [sim.results.document(job) for job in sim.store.select("jobs", "state = 'Completed'", order_by="rowid")]
     return sim.event_log() + json.dumps(docs, sort_keys=True)

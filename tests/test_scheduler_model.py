@@ -34,7 +34,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from rapidata_sim import Clock, NotFound, Simulator, ValidationFailed
-from rapidata_sim.querying import Query
+from rapidata_sim.core.querying import Query
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 LATENCY = 5  # SchedulerConfig.trigger_latency_seconds (default)

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from rapidata_sim import Clock
-from rapidata_sim.clock import HORIZON, MAX_SPEED, CalendarError, iso
+from rapidata_sim.core.clock import HORIZON, MAX_SPEED, CalendarError, iso
 from rapidata_sim.crowd import Classify, FreeText, Population, Prefer
 from rapidata_sim.worlds import Worlds
 

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
-from ..clock import MAX_SPAN
+from ..core.clock import MAX_SPAN
 from .settings import MAX_MAGNITUDE, check, parse, weights
 
 HOUR = timedelta(hours=1)

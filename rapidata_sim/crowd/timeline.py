@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
-from ..clock import parse_iso
+from ..core.clock import parse_iso
 from .population import Population
 
 HOUR = timedelta(hours=1)

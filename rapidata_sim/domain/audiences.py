@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import NotFound, ValidationFailed
-from ..querying import ListSpec, Page, Query
-from ..clock import check_span, iso, parse_iso
+from ..core.errors import NotFound, ValidationFailed
+from ..core.querying import ListSpec, Page, Query
+from ..core.clock import check_span, iso, parse_iso
 from ..crowd.population import Population
 from .base import Principal, Service
 

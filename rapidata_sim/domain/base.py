@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..clock import iso
-from ..errors import NotFound
-from ..querying import ListSpec, Page, Query
+from ..core.clock import iso
+from ..core.errors import NotFound
+from ..core.querying import ListSpec, Page, Query
 
 if TYPE_CHECKING:
     from ..simulator import Simulator

@@ -15,7 +15,7 @@ import random
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..clock import check_instant, iso, parse_iso
+from ..core.clock import check_instant, iso, parse_iso
 from ..crowd import referees
 from ..crowd.behaviour import Behaviour
 from ..crowd.labeling import JobCrowd

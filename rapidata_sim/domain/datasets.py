@@ -10,7 +10,7 @@ import posixpath
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from ..errors import NotFound, ValidationFailed
+from ..core.errors import NotFound, ValidationFailed
 from .base import Principal, Service
 
 ASSET_KINDS = {"ExistingAssetInput", "TextAssetInput", "MultiAssetInput", "UrlAssetInput", "FileAssetInput"}

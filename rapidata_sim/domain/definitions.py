@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import Conflict, NotFound, ValidationFailed
-from ..querying import ListSpec, Page, Query
+from ..core.errors import Conflict, NotFound, ValidationFailed
+from ..core.querying import ListSpec, Page, Query
 from .base import Principal, Service
 
 DEFINITION_LIST = ListSpec(

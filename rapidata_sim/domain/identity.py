@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from ..errors import NotFound, Unauthorized, ValidationFailed
+from ..core.errors import NotFound, Unauthorized, ValidationFailed
 from .base import Principal, Service
 
 TOKEN_LIFETIME_SECONDS = 3600

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..clock import iso, parse_iso
-from ..errors import NotFound, SimError, ValidationFailed
-from ..querying import ListSpec, Page, Query
+from ..core.clock import iso, parse_iso
+from ..core.errors import NotFound, SimError, ValidationFailed
+from ..core.querying import ListSpec, Page, Query
 from .base import Principal, Service
 
 JOB_LIST = ListSpec(

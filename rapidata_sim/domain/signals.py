@@ -10,9 +10,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..clock import iso, parse_iso
-from ..errors import Forbidden, NotFound, ValidationFailed
-from ..querying import ListSpec, Page, Query
+from ..core.clock import iso, parse_iso
+from ..core.errors import Forbidden, NotFound, ValidationFailed
+from ..core.querying import ListSpec, Page, Query
 from .base import Principal, Service
 
 MIN_INTERVAL_SECONDS = 60

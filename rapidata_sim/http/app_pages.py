@@ -27,7 +27,7 @@ from starlette.responses import HTMLResponse
 from starlette.routing import compile_path
 
 from ..domain.base import Principal
-from ..errors import NotFound, SimError
+from ..core.errors import NotFound, SimError
 from .dashboard import shell
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ from typing import Any
 from starlette.datastructures import UploadFile
 from starlette.routing import Route
 
-from ..errors import ValidationFailed
+from ..core.errors import ValidationFailed
 from . import inputs
 from .routing import Call, endpoint
 

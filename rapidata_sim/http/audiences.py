@@ -7,7 +7,7 @@ from typing import Any
 from starlette.routing import Route
 
 from ..domain.audiences import FILTER_KINDS
-from ..errors import ValidationFailed
+from ..core.errors import ValidationFailed
 from . import inputs
 from .routing import Call, endpoint, paged
 

@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..domain.identity import OAuthError
-from ..errors import Unauthorized
+from ..core.errors import Unauthorized
 from .problems import problem
 from .routing import BodyTooLarge, json_response, read_body
 

@@ -12,10 +12,10 @@ from pydantic import Field
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..clock import MAX_SPAN, MAX_SPEED, CalendarError, check_instant, iso, parse_iso
+from ..core.clock import MAX_SPAN, MAX_SPEED, CalendarError, check_instant, iso, parse_iso
 from ..crowd import Behaviour
 from ..crowd.settings import InvalidSettings
-from ..errors import SimError, ValidationFailed
+from ..core.errors import SimError, ValidationFailed
 from .inputs import Body, Int32
 from .routing import Call, endpoint
 

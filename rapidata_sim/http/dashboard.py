@@ -17,7 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Route
 
-from ..errors import NotFound
+from ..core.errors import NotFound
 from .routing import Call, endpoint
 
 RUNS_SHOWN = 30

@@ -49,7 +49,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..domain.base import Service
-from ..errors import ValidationFailed
+from ..core.errors import ValidationFailed
 from .inputs import Body
 from .problems import problem
 from .routing import Call, endpoint

@@ -7,7 +7,7 @@ from typing import Any
 from starlette.routing import Route
 
 from ..domain.jobs import results_file_name
-from ..errors import Conflict, NotFound, ValidationFailed
+from ..core.errors import Conflict, NotFound, ValidationFailed
 from . import inputs
 from .routing import Call, endpoint, json_response, paged
 

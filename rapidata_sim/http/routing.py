@@ -22,8 +22,8 @@ from starlette.responses import Response
 
 from ..domain.base import Principal
 from ..domain.definitions import RevisionConflict
-from ..errors import SimError
-from ..querying import DEFAULT_PAGE_SIZE, Filter, Query
+from ..core.errors import SimError
+from ..core.querying import DEFAULT_PAGE_SIZE, Filter, Query
 from .inputs import int32
 from .problems import new_trace_id, problem
 
@@ -91,7 +91,7 @@ def parse_list_query(query: QueryParams) -> Query:
             name, op = key[:-1].split("[", 1)
             filters.setdefault((name, op), []).append(value)
     if errors:
-        from ..errors import ValidationFailed
+        from ..core.errors import ValidationFailed
         raise ValidationFailed(errors)
     return Query(page=page, page_size=page_size, sort=sort, logic=query.get("logic", "and"),
                  filters=[Filter(name, op, vals if op == "in" else (vals[0] if len(vals) == 1 else vals))
