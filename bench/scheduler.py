@@ -13,7 +13,7 @@ From one run, in one process:
    schedule (push the next firing, pop, one dict update per event, 100 keys, the same number
    of events, the same per-step ``until`` horizon), timed before and after the simulator to
    bracket drift. Prints the sim/bare ratio against the issue's target (within 20x). Steady
-   stretches defer writing their rows (``rapidata_sim/ledger.py``): the first read after the span
+   stretches defer writing their rows (``rapidata_sim/scheduling/ledger.py``): the first read after the span
    writes them, timed on its own line.
 2. **Idle time is free.** All signals paused (default paused policy ``none``): one
    ``advance(days=3650)`` should cost about what one ``advance(days=1)`` costs. Interleaved
@@ -362,7 +362,7 @@ def run_idle(n_signals: int, interval: timedelta, *, repeats: int, block: int) -
 AREAS = [  # (label, predicate on (file, function name)), first match wins
     ("sqlite3 execute/fetch (C)", lambda f, n: "sqlite3.Connection" in n or "sqlite3.Cursor" in n),
     ("rapidata_sim/core/store.py (codec, SQL building)", lambda f, n: f.endswith("rapidata_sim/core/store.py")),
-    ("rapidata_sim/scheduler.py", lambda f, n: f.endswith("rapidata_sim/scheduler.py")),
+    ("rapidata_sim/scheduling/scheduler.py", lambda f, n: f.endswith("rapidata_sim/scheduling/scheduler.py")),
     ("rapidata_sim/domain/*", lambda f, n: "rapidata_sim/domain/" in f),
     ("clock.py iso/parse_iso + datetime", lambda f, n: f.endswith("rapidata_sim/core/clock.py") or "datetime" in n
      or "strftime" in n or "fromisoformat" in n or "astimezone" in n),

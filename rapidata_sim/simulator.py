@@ -24,7 +24,7 @@ from .domain.jobs import Jobs
 from .domain.results import Results
 from .domain.signals import Signals
 from .core.ids import IdFactory
-from .scheduler import Scheduler, SchedulerConfig
+from .scheduling.scheduler import Scheduler, SchedulerConfig
 from .core.store import Store
 
 if TYPE_CHECKING:

@@ -41,12 +41,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
-from .core.clock import HORIZON, CalendarError, iso, parse_iso
-from .domain.jobs import results_file_name
+from ..core.clock import HORIZON, CalendarError, iso, parse_iso
+from ..domain.jobs import results_file_name
 from .ledger import COMPLETION, FIRING, Lane, Ledger, Stretch, from_us, to_us
 
 if TYPE_CHECKING:
-    from .simulator import Simulator
+    from ..simulator import Simulator
 
 #: A run's status for the state its job is created in.
 RUN_STATUS = {"Completed": "Completed", "Failed": "Failed"}
@@ -592,7 +592,7 @@ class Scheduler:
         """Fired, skipped by reason, missed in outages, and the next grid points."""
         signal = self.store.get("signals", signal_id)
         if signal is None:
-            from .core.errors import NotFound
+            from ..core.errors import NotFound
             raise NotFound(f"Signal '{signal_id}' was not found.")
         self.store.flush()
         rows = self.store.conn.execute(

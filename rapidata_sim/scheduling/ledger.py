@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
-from .core.clock import iso
-from .domain.jobs import results_file_name
+from ..core.clock import iso
+from ..domain.jobs import results_file_name
 
 if TYPE_CHECKING:
-    from .core.ids import IdFactory
-    from .core.store import Store
+    from ..core.ids import IdFactory
+    from ..core.store import Store
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 #: Entry kinds: a firing, or the completion of a firing's job (jobs that take time).
