@@ -10,7 +10,7 @@ as they were.
 
 Hooks (``call = "module:function"``) read the world through ``ctx.world``, a
 ``WorldView``: events, a signal's counters and runs, a job, a job's results. Both
-worlds answer with the same dicts (``rapidata_sim.observation``), so a hook runs the
+worlds answer with the same dicts (``rapidata_sim.domain.observation``), so a hook runs the
 same in-process and on a server.
 """
 
@@ -21,10 +21,10 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
-from . import observation
+from .domain import observation
 from .core.clock import FROZEN_START, Clock, iso, parse_iso
 from .crowd import Behaviour
-from .observation import Counters, Job, Run
+from .domain.observation import Counters, Job, Run
 
 
 @runtime_checkable

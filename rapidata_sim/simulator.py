@@ -16,7 +16,7 @@ from .core.clock import HORIZON, CalendarError, Clock, check_instant, check_span
 from .crowd import Behaviour
 from .domain.audiences import Audiences
 from .domain.base import Principal
-from .domain.crowd import Crowd
+from .domain.job_plans import Crowd
 from .domain.datasets import Datasets
 from .domain.definitions import Definitions
 from .domain.identity import Identity

@@ -17,7 +17,7 @@ from conftest import https_client
 
 from rapidata_sim import Clock, Simulator, sdk
 from rapidata_sim.crowd import Population
-from rapidata_sim.observation import unwire, wire
+from rapidata_sim.domain.observation import unwire, wire
 from rapidata_sim.scenario_worlds import LocalWorld, RemoteWorld, World, WorldView
 from rapidata_sim.worlds import Worlds, WorldsServer
 

@@ -4,7 +4,7 @@ Plain models with no store and no HTTP in them: ``Population`` (an audience's
 crowd and its recruiting funnel), ``Behaviour`` with one model per task type
 (``Prefer``, ``Classify``, ``FreeText``), the referees' stopping rules, a job's
 ``Rate`` over virtual time, and ``JobCrowd``, which draws one job's votes.
-``rapidata_sim.domain.crowd`` binds them to a world.
+``rapidata_sim.domain.job_plans`` binds them to a world.
 """
 
 from .behaviour import BOTH, NEITHER, Behaviour, Classify, FreeText, Prefer

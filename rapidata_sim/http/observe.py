@@ -5,7 +5,7 @@
 ``GET /_sim/jobs/{id}/results`` (its results as of now, preliminary while it runs;
 nothing is written, unlike the real preliminary-download routes). With
 ``/_sim/events`` and ``/_sim/signals/{id}/counters`` (``control.py``) they are what
-``scenario_worlds.RemoteWorld`` reads. Each is ``rapidata_sim.observation`` as the
+``scenario_worlds.RemoteWorld`` reads. Each is ``rapidata_sim.domain.observation`` as the
 caller: the domain's visibility checks apply, in the caller's own world only.
 """
 
@@ -16,7 +16,7 @@ from typing import Any
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .. import observation
+from ..domain import observation
 from .control import PREFIX
 from .routing import Call, endpoint, json_response
 

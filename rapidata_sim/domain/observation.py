@@ -18,11 +18,11 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from .core.errors import NotFound
+from ..core.errors import NotFound
 
 if TYPE_CHECKING:
-    from .domain.base import Principal
-    from .simulator import Simulator
+    from .base import Principal
+    from ..simulator import Simulator
 
 
 class Run(TypedDict):

@@ -1,4 +1,7 @@
-"""The crowd of a world: behaviours over time, injected faults, and each job's plan.
+"""Job plans: how a world's crowd will answer each job (``sim.crowd``).
+
+The binding of the pure models in ``rapidata_sim.crowd`` to a world: behaviours
+over time, injected faults, and each job's plan.
 
 A job is planned once, when it is created: which behaviour answers it (the one
 in effect for its audience at that instant, so changing a behaviour later never
