@@ -1,7 +1,7 @@
 """Cost of one warm SDK call: the simulator vs a bare Starlette app serving canned JSON.
 
 Both servers run the same way (uvicorn on a daemon thread, TLS with a
-``rapidata_sim.server.Certificates`` cert, bound to 127.0.0.1:0) in the same
+``rapidata_sim.serving.server.Certificates`` cert, bound to 127.0.0.1:0) in the same
 process as the SDK clients, so the difference between them is what the
 simulator's routing, auth, transaction, scheduler sync and rendering cost per
 request. The canned bodies are captured from the simulator in the same run,
@@ -308,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # -- the world and its server --------------------------------------------------
     from rapidata_sim import Simulator
-    from rapidata_sim.server import TLSServer
+    from rapidata_sim.serving.server import TLSServer
 
     sim = Simulator(seed=0)
     bare = None

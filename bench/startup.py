@@ -192,7 +192,7 @@ def _unverified() -> ssl.SSLContext:
 
 
 def run_cold_starts(repeat: int) -> dict[str, Any]:
-    from rapidata_sim.server import Certificates
+    from rapidata_sim.serving.server import Certificates
 
     with tempfile.TemporaryDirectory(prefix="rapidata-sim-startup-") as tmp:
         work = Path(tmp)

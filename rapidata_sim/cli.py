@@ -9,12 +9,12 @@ import textwrap
 import threading
 from pathlib import Path
 
-from .remote import ENV_FILE
+from .serving.remote import ENV_FILE
 
 
 def _serve(args: argparse.Namespace) -> int:
     """One server, many worlds: each set of client credentials has its own (``worlds``)."""
-    from .worlds import Worlds, WorldsServer
+    from .serving.worlds import Worlds, WorldsServer
 
     data_dir = Path(args.data_dir) if args.data_dir else None
     if data_dir is not None:
@@ -75,7 +75,7 @@ def _env(args: argparse.Namespace) -> int:
 
 
 def _remote(args: argparse.Namespace) -> int:
-    from .remote import main as remote_main
+    from .serving.remote import main as remote_main
 
     if args.command == "clock" and args.action != "show" and args.value is None:
         print(f"rapidata-sim clock {args.action}: needs a value", file=sys.stderr)
@@ -106,7 +106,7 @@ def _run(args: argparse.Namespace) -> int:
 
     sdk.quiet_env()
     sdk.skip_version_check()
-    from .remote import RemoteError, connection
+    from .serving.remote import RemoteError, connection
 
     try:
         server = connection(args.data_dir) if (args.server or args.data_dir) else None

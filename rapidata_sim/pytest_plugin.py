@@ -31,7 +31,7 @@ import pytest
 if TYPE_CHECKING:
     from rapidata import RapidataClient
 
-    from .server import SharedServer
+    from .serving.server import SharedServer
     from .simulator import Simulator
 
 SETTINGS = {
@@ -112,7 +112,7 @@ def new_world(settings: WorldSettings) -> "Simulator":
 @pytest.fixture(scope="session")
 def _rapidata_sim_session() -> Iterator["SharedServer"]:
     """The session's server and client, made on first use (per xdist worker: per process)."""
-    from .server import SharedServer
+    from .serving.server import SharedServer
 
     shared = SharedServer()
     yield shared

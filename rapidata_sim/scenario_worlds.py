@@ -140,7 +140,7 @@ class LocalWorld:
 class RemoteWorld:
     """A scratch world on the server that ``settings`` point at, for one scenario.
 
-    Fresh credentials (``scenario-…``) open a new world on the server (``rapidata_sim.worlds``);
+    Fresh credentials (``scenario-…``) open a new world on the server (``rapidata_sim.serving.worlds``);
     it is reset to the scenario's seed and a clock frozen at its start, driven and read
     through ``/_sim`` as those credentials, and deleted by ``close`` unless ``keep``. The
     credentials in ``settings`` are not used: their world is left alone.
@@ -149,7 +149,7 @@ class RemoteWorld:
     sim = None  # hooks read ``ctx.world``; ``ctx.sim`` is the in-process simulator only
 
     def __init__(self, settings: dict[str, str], seed: int, start: datetime | None, *, keep: bool = False) -> None:
-        from .remote import Remote
+        from .serving.remote import Remote
 
         self.keep = keep
         self.settings = {**settings, "RAPIDATA_CLIENT_ID": f"scenario-{secrets.token_hex(8)}",

@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 
     from .http.faults import HttpFaults
 
-    from .server import Server
+    from .serving.server import Server
 
 
 def fixtures_dir() -> Path:
@@ -328,7 +328,7 @@ class Simulator:
 
         ``record=True`` keeps a request log (``server.exchanges``).
         """
-        from .server import Server
+        from .serving.server import Server
 
         if self._server is None:
             self._server = Server(self, host=host, port=port, data_dir=data_dir, record=record)

@@ -23,7 +23,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition,
 from .crowd import Behaviour, Classify, Population, Prefer
 from .scenario import Context, Scenario, _act, _create_definition, _hook
 from .scenario_worlds import LocalWorld
-from .server import SharedServer
+from .serving.server import SharedServer
 
 #: Durations as scenarios write them.
 DURATIONS = ["1m", "30m", "1h", "6h", "12h", "23h", "1d", "2d", "3d"]

@@ -42,8 +42,8 @@ import pytest
 
 from rapidata_sim import Simulator
 from rapidata_sim.core.clock import iso, parse_iso
-from rapidata_sim.server import Certificates
-from rapidata_sim.worlds import Worlds, WorldsServer
+from rapidata_sim.serving.server import Certificates
+from rapidata_sim.serving.worlds import Worlds, WorldsServer
 
 ITERATIONS = int(os.environ.get("RAPIDATA_SIM_CRASH_ITERATIONS", "50"))
 FIRST_SEED = int(os.environ.get("RAPIDATA_SIM_CRASH_SEED", "0"))
@@ -72,7 +72,7 @@ def _context() -> Any:
     code once. Forking this (pytest's, multi-threaded) process instead can copy a lock some
     other thread held at that moment, and the child hangs before it serves (seen under load)."""
     ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload(["rapidata_sim.worlds", __name__])
+    ctx.set_forkserver_preload(["rapidata_sim.serving.worlds", __name__])
     return ctx
 
 

@@ -60,7 +60,7 @@ def test_the_links_the_sdk_prints_open_their_objects_and_only_in_the_viewers_wor
 
     from rapidata import rapidata_config
 
-    from rapidata_sim.worlds import Worlds, WorldsServer
+    from rapidata_sim.serving.worlds import Worlds, WorldsServer
 
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.setattr(rapidata_config.logging, "silent_mode", False)  # the SDK prints its links

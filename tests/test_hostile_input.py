@@ -36,7 +36,7 @@ from conftest import https_client, one_datapoint_definition
 
 from rapidata_sim import Clock, Simulator
 from rapidata_sim.simulator import SimConfig
-from rapidata_sim.worlds import Worlds, WorldsServer
+from rapidata_sim.serving.worlds import Worlds, WorldsServer
 
 LIMIT = 1024 * 1024  # this world's SimConfig.max_body_bytes
 DEFAULT = ("rapidata-sim", "rapidata-sim-secret")

@@ -10,7 +10,7 @@ requests otherwise. Each cell checks the outcome (the status, or whether a list 
 and the effect: an allowed mutation happened, a refused one left the stored row byte-identical and
 wrote nothing else. The whole matrix runs twice, once with the owner in each organization.
 
-A last test checks that two worlds of one server (``rapidata_sim.worlds``) never see each
+A last test checks that two worlds of one server (``rapidata_sim.serving.worlds``) never see each
 other's resources, even where both hold the same ids and names.
 """
 
@@ -27,7 +27,7 @@ from conftest import https_client
 from rapidata.rapidata_client.exceptions.rapidata_error import RapidataError
 
 from rapidata_sim import Clock, Simulator, sdk
-from rapidata_sim.worlds import Worlds, WorldsServer
+from rapidata_sim.serving.worlds import Worlds, WorldsServer
 
 OK, LISTED, HIDDEN = "ok", "listed", "hidden"
 

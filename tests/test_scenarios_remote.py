@@ -19,7 +19,7 @@ import pytest
 
 from rapidata_sim import sdk
 from rapidata_sim.core.clock import parse_iso
-from rapidata_sim.remote import Remote, connection
+from rapidata_sim.serving.remote import Remote, connection
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 FILES = sorted(p.name for p in SCENARIOS.glob("*.toml"))

@@ -29,7 +29,7 @@ from starlette.testclient import TestClient
 from rapidata_sim import Clock
 from rapidata_sim.core.clock import HORIZON, MAX_SPEED, CalendarError, iso
 from rapidata_sim.crowd import Classify, FreeText, Population, Prefer
-from rapidata_sim.worlds import Worlds
+from rapidata_sim.serving.worlds import Worlds
 
 DEFAULT = ("rapidata-sim", "rapidata-sim-secret")
 

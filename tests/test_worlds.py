@@ -11,7 +11,7 @@ import pytest
 from conftest import https_client
 
 from rapidata_sim import sdk
-from rapidata_sim.worlds import Worlds, WorldsServer
+from rapidata_sim.serving.worlds import Worlds, WorldsServer
 
 
 @pytest.fixture
@@ -146,7 +146,7 @@ def test_an_oversized_token_request_is_refused_before_it_picks_a_world(tmp_path)
 def test_a_world_cut_short_by_a_crash_is_finished_by_its_credentials(tmp_path):
     """A crash between a new world's store and its client leaves a world nobody can reach:
     the same credentials, after the restart, finish that world rather than open a second one."""
-    from rapidata_sim.worlds import world_id_for
+    from rapidata_sim.serving.worlds import world_id_for
 
     worlds = Worlds(seed=3, speed=0, data_dir=tmp_path)
     worlds._open(world_id_for("frank"))  # the store is made; the process dies before the client

@@ -32,14 +32,14 @@ from urllib.parse import parse_qs
 
 from starlette.requests import Request
 
-from .core.clock import EARLIEST, HORIZON, check_instant, iso, parse_iso
-from .http import app_pages, create_app
-from .http.auth import client_credentials, oauth_error
-from .http.problems import problem
-from .http.routing import BodyTooLarge, read_body
+from ..core.clock import EARLIEST, HORIZON, check_instant, iso, parse_iso
+from ..http import app_pages, create_app
+from ..http.auth import client_credentials, oauth_error
+from ..http.problems import problem
+from ..http.routing import BodyTooLarge, read_body
 from .server import TLSServer, connection_env
-from .simulator import SimConfig, Simulator
-from .core.store import Store
+from ..simulator import SimConfig, Simulator
+from ..core.store import Store
 
 DEFAULT = "default"
 _ID = re.compile(r"[^A-Za-z0-9_-]+")

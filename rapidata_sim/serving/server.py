@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Any
 import trustme
 import uvicorn
 
-from .http import create_app
-from .http.recording import Exchange, RecordingMiddleware
+from ..http import create_app
+from ..http.recording import Exchange, RecordingMiddleware
 
 if TYPE_CHECKING:
     from rapidata import RapidataClient
 
-    from .simulator import Simulator
+    from ..simulator import Simulator
 
 
 def connection_env(server: "TLSServer", client: dict[str, Any]) -> dict[str, str]:
@@ -219,7 +219,7 @@ class SharedServer:
         self._client: "RapidataClient | None" = None
 
     def enter(self, sim: "Simulator") -> Server:
-        from . import autoadvance, sdk
+        from .. import autoadvance, sdk
 
         if self.server is None:
             self.server = sim.serve()
@@ -230,7 +230,7 @@ class SharedServer:
         return self.server
 
     def leave(self, sim: "Simulator") -> None:
-        from . import autoadvance
+        from .. import autoadvance
 
         autoadvance.deactivate(sim)
         if self.server is not None and self.server.sim is sim:
