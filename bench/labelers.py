@@ -119,7 +119,7 @@ def new_world(seed: int = 0):
 
 
 def python_definition(sim, datapoints: int, votes: int) -> dict[str, Any]:
-    from rapidata_sim.builders import text_definition
+    from rapidata_sim.testing.builders import text_definition
 
     return text_definition(sim, name="daily pairs", kind="compare", datapoints=datapoints, votes=votes)
 

@@ -93,7 +93,7 @@ def build_world(n_signals: int, interval: timedelta, *, seed: int = 0):
 
     sim = Simulator(seed=seed, clock=Clock(start=START, follow_wall=False),
                     config=SimConfig(scheduler=SchedulerConfig()))
-    from rapidata_sim.builders import text_definition
+    from rapidata_sim.testing.builders import text_definition
 
     me = sim.principal()
     sim.audiences.configure("global", labeling_seconds=0)

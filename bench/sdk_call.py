@@ -73,7 +73,7 @@ class World:
 
 def build_world(sim) -> World:
     """A dataset, a compare job definition, a daily signal and a (completed) job, via the Python API."""
-    from rapidata_sim.builders import text_definition
+    from rapidata_sim.testing.builders import text_definition
 
     me = sim.principal()
     definition = text_definition(sim, name="bench pairs", votes=5)

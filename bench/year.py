@@ -32,7 +32,7 @@ START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 def one_year(days: int, datapoints: int, votes: int, *, paused: bool) -> tuple[float, int]:
     """(wall seconds of ``days`` × ``advance(days=1)``, jobs created) in a fresh world."""
     from rapidata_sim import Clock, Simulator
-    from rapidata_sim.builders import text_definition
+    from rapidata_sim.testing.builders import text_definition
 
     sim = Simulator(seed=0, clock=Clock(start=START, follow_wall=False))
     try:

@@ -101,11 +101,11 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     """Run scenario files: a readable timeline each, non-zero exit if an expectation fails."""
-    from . import sdk
+    from .testing import offline_sdk
     from .scenario import Scenario, ScenarioError, run
 
-    sdk.quiet_env()
-    sdk.skip_version_check()
+    offline_sdk.quiet_env()
+    offline_sdk.skip_version_check()
     from .serving.remote import RemoteError, connection
 
     try:

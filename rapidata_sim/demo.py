@@ -358,13 +358,13 @@ def run(*, days: int = 14, seed: int = 0, fast: bool = False, console: "Console 
         console = Console(highlight=False)
         if not console.is_terminal and "COLUMNS" not in os.environ:
             console = Console(highlight=False, width=110)
-    from . import sdk
+    from .testing import offline_sdk
 
-    sdk.quiet_env()  # before the SDK is first imported: it reads its settings then
+    offline_sdk.quiet_env()  # before the SDK is first imported: it reads its settings then
     sim = Simulator(seed=seed, clock=Clock.frozen(START))
     try:
         os.environ.update(sim.env())
-        sdk.skip_version_check()
+        offline_sdk.skip_version_check()
         sim.drive_sdk_waits()  # the SDK's 5 s polls move virtual time instead of waiting
         sim.crowd.behave(AUDIENCE, compare=Prefer(quality={"model-a*": 1.0}, strength=1.5, noise=0.05, unsure=0.0))
         from rapidata import RapidataClient

@@ -172,11 +172,11 @@ class RemoteWorld:
     def client(self) -> Any:
         from rapidata import RapidataClient
 
-        from . import autoadvance, sdk
+        from .testing import autoadvance, offline_sdk
 
         # The SDK's waits move this world's clock, and its "now" is this world's, as in-process.
         autoadvance.activate(self.driver)  # type: ignore[arg-type]
-        sdk.forget_uploads()  # same host and port as the last world: its uploads are not this one's
+        offline_sdk.forget_uploads()  # same host and port as the last world: its uploads are not this one's
         return RapidataClient(client_id=self.settings["RAPIDATA_CLIENT_ID"],
                               client_secret=self.settings["RAPIDATA_CLIENT_SECRET"],
                               environment=self.settings["RAPIDATA_ENVIRONMENT"],
@@ -250,7 +250,7 @@ class RemoteWorld:
         self.remote.call("DELETE", f"/_sim/worlds/{self.world_id}")
 
     def close(self) -> None:
-        from . import autoadvance
+        from .testing import autoadvance
 
         autoadvance.deactivate(self.driver)  # type: ignore[arg-type]
         try:

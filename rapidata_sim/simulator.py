@@ -344,7 +344,7 @@ class Simulator:
 
         Also makes this world the one whose clock the SDK's waits advance (``autoadvance``).
         """
-        from . import autoadvance
+        from .testing import autoadvance
 
         autoadvance.activate(self)
         return self.serve().client(**kwargs)
@@ -352,14 +352,14 @@ class Simulator:
     def drive_sdk_waits(self) -> None:
         """Let the SDK's poll loops advance this world's clock (for code that builds its own
         ``RapidataClient()`` from ``env()``); ``client()`` does this by itself."""
-        from . import autoadvance
+        from .testing import autoadvance
 
         autoadvance.activate(self)
 
     def virtual_process_clock(self, **kwargs: Any):
         """Context manager: ``datetime.now()`` in the code under test reads this world's clock
         (freezegun; see ``process_clock`` for what it does not cover)."""
-        from .process_clock import virtual_process_clock
+        from .testing.process_clock import virtual_process_clock
 
         return virtual_process_clock(self, **kwargs)
 
@@ -389,7 +389,7 @@ class Simulator:
         return self._realtime
 
     def close(self) -> None:
-        from . import autoadvance
+        from .testing import autoadvance
 
         autoadvance.deactivate(self)
         self._closing.set()

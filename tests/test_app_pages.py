@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 import rapidata
 from rapidata_sim import Clock, Simulator
-from rapidata_sim.builders import text_definition
+from rapidata_sim.testing.builders import text_definition
 from rapidata_sim.http import create_app
 from rapidata_sim.http.app_pages import PAGES
 from rapidata_sim.serving.worlds import Worlds

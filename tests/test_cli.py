@@ -62,7 +62,7 @@ def test_a_fast_clock_fires_without_anyone_asking():
     from rapidata_sim import Clock, Simulator
 
     with Simulator(seed=2, clock=Clock(speed=3600 * 4)) as sim:  # four virtual hours per wall second
-        from rapidata_sim.builders import text_definition
+        from rapidata_sim.testing.builders import text_definition
 
         me = sim.principal()
         definition = text_definition(sim, kind="free_text")

@@ -180,7 +180,7 @@ def test_a_slow_audience_makes_the_next_daily_firing_skip_and_a_fast_one_does_no
 
 
 def test_population_rate_and_hour_of_day_profile_set_the_finish_time(sim):
-    from rapidata_sim.builders import text_definition
+    from rapidata_sim.testing.builders import text_definition
 
     me = sim.principal()
     definition = text_definition(sim, name="t", datapoints=10, votes=10)  # 100 votes

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from rapidata_sim import Clock, Simulator
-from rapidata_sim.builders import text_definition
+from rapidata_sim.testing.builders import text_definition
 from rapidata_sim.crowd import Population
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from rapidata_sim import Clock, NotFound, SchedulerConfig, SimConfig, Simulator, ValidationFailed
-from rapidata_sim.builders import text_definition
+from rapidata_sim.testing.builders import text_definition
 from rapidata_sim.core.querying import Query
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)

@@ -26,7 +26,8 @@ import pytest
 from conftest import https_client
 from rapidata.rapidata_client.exceptions.rapidata_error import RapidataError
 
-from rapidata_sim import Clock, Simulator, sdk
+from rapidata_sim import Clock, Simulator
+from rapidata_sim.testing import offline_sdk
 from rapidata_sim.serving.worlds import Worlds, WorldsServer
 
 OK, LISTED, HIDDEN = "ok", "listed", "hidden"
@@ -160,9 +161,9 @@ class Res:
 @pytest.fixture(scope="module")
 def world(contract, tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
-        sdk.quiet_env(mp.setenv)
+        offline_sdk.quiet_env(mp.setenv)
         mp.setenv("HOME", str(tmp_path_factory.mktemp("home")))
-        sdk.skip_version_check(mp.setattr)
+        offline_sdk.skip_version_check(mp.setattr)
         sim = Simulator(seed=4242, clock=Clock.frozen())
         server = sim.serve(record=True)
         actors = {name: Actor(name, org, sim.client(client_id=cid, client_secret=secret),
@@ -527,9 +528,9 @@ def test_public_audiences_are_read_by_all_and_changed_by_none(world):
 
 @pytest.fixture
 def worlds_server(tmp_path, monkeypatch):
-    sdk.quiet_env(monkeypatch.setenv)
+    offline_sdk.quiet_env(monkeypatch.setenv)
     monkeypatch.setenv("HOME", str(tmp_path))
-    sdk.skip_version_check(monkeypatch.setattr)
+    offline_sdk.skip_version_check(monkeypatch.setattr)
     srv = WorldsServer(Worlds(seed=5, speed=0)).start()
     yield srv
     srv.stop()

@@ -103,7 +103,7 @@ def test_a_refused_request_does_not_swallow_the_firings_it_caught_up(sim):
     """Every request first processes what is due. When the request itself then fails (a 404 here),
     that work must stay done: before the fix the rollback erased the firing while the scheduler's
     queue had moved on, and the signal never fired again (found by bench/load.py)."""
-    from rapidata_sim.builders import text_definition
+    from rapidata_sim.testing.builders import text_definition
 
     definition = text_definition(sim, kind="free_text")
     signal = sim.signals.create(sim.principal(), name="hourly", audience_id="global",

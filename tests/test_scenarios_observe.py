@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from conftest import https_client
 
-from rapidata_sim import Clock, Simulator, sdk
+from rapidata_sim import Clock, Simulator
+from rapidata_sim.testing import offline_sdk
 from rapidata_sim.crowd import Population
 from rapidata_sim.domain.observation import unwire, wire
 from rapidata_sim.scenario_worlds import LocalWorld, RemoteWorld, World, WorldView
@@ -29,9 +30,9 @@ USERS = {"owner": ("rapidata-sim", "rapidata-sim-secret"),
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
-        sdk.quiet_env(mp.setenv)
+        offline_sdk.quiet_env(mp.setenv)
         mp.setenv("HOME", str(tmp_path_factory.mktemp("home")))
-        sdk.skip_version_check(mp.setattr)
+        offline_sdk.skip_version_check(mp.setattr)
         sim = Simulator(seed=9, clock=Clock.frozen())
         server = sim.serve()
         owner = sim.client()
@@ -124,8 +125,8 @@ def test_the_read_routes_need_a_token_and_say_what_is_missing(world):
 
 @pytest.fixture
 def server(tmp_path):
-    sdk.quiet_env()
-    sdk.skip_version_check()
+    offline_sdk.quiet_env()
+    offline_sdk.skip_version_check()
     srv = WorldsServer(Worlds(seed=3, speed=0, data_dir=tmp_path)).start()
     yield srv
     srv.stop()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from rapidata_sim import sdk
+from rapidata_sim.testing import offline_sdk
 from rapidata_sim.core.clock import parse_iso
 from rapidata_sim.serving.remote import Remote, connection
 
@@ -70,9 +70,9 @@ def test_every_shipped_scenario_passes_on_a_server_and_the_callers_world_is_unto
                                                                                        tmp_path):
     from rapidata import RapidataClient
 
-    sdk.quiet_env(monkeypatch.setenv)
+    offline_sdk.quiet_env(monkeypatch.setenv)
     monkeypatch.setenv("HOME", str(tmp_path))
-    sdk.skip_version_check(monkeypatch.setattr)
+    offline_sdk.skip_version_check(monkeypatch.setattr)
     settings = connection(str(served))
     caller = Remote(settings)  # the default world of the server, as `serve` prints it
     # The caller's own signal, and a clock moved off its start (a reset would put it elsewhere).

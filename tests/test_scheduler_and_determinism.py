@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from rapidata_sim import Clock, SchedulerConfig, SimConfig, Simulator
-from rapidata_sim.builders import text_definition
+from rapidata_sim.testing.builders import text_definition
 
 START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 

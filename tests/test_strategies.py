@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from rapidata_sim.crowd import Behaviour, Population
 from rapidata_sim.scenario import Scenario, run
-from rapidata_sim.strategies import behaviours, populations, signal_configs, timelines
+from rapidata_sim.testing.strategies import behaviours, populations, signal_configs, timelines
 
 
 def scenario(timeline, signal) -> Scenario:

@@ -19,7 +19,7 @@ from hypothesis.stateful import invariant, run_state_machine_as_test
 
 from rapidata_sim.crowd import Population
 from rapidata_sim.scenario import Scenario, run
-from rapidata_sim.strategies import SignalMachine
+from rapidata_sim.testing.strategies import SignalMachine
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
 sys.path.insert(0, str(SCENARIOS))

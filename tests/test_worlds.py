@@ -10,14 +10,14 @@ import sys
 import pytest
 from conftest import https_client
 
-from rapidata_sim import sdk
+from rapidata_sim.testing import offline_sdk
 from rapidata_sim.serving.worlds import Worlds, WorldsServer
 
 
 @pytest.fixture
 def server(tmp_path):
-    sdk.quiet_env()
-    sdk.skip_version_check()
+    offline_sdk.quiet_env()
+    offline_sdk.skip_version_check()
     srv = WorldsServer(Worlds(seed=3, speed=0, data_dir=tmp_path)).start()
     yield srv
     srv.stop()
@@ -73,8 +73,8 @@ def test_clock_moves_stay_in_their_world(server):
 
 
 def test_worlds_survive_a_restart(tmp_path):
-    sdk.quiet_env()
-    sdk.skip_version_check()
+    offline_sdk.quiet_env()
+    offline_sdk.skip_version_check()
     srv = WorldsServer(Worlds(seed=3, speed=0, data_dir=tmp_path)).start()
     make_signal(srv.client("carol", "carol-secret"), "carol's")
     srv.stop()

@@ -219,18 +219,18 @@ class SharedServer:
         self._client: "RapidataClient | None" = None
 
     def enter(self, sim: "Simulator") -> Server:
-        from .. import autoadvance, sdk
+        from ..testing import autoadvance, offline_sdk
 
         if self.server is None:
             self.server = sim.serve()
         else:
             self.server.attach(sim)
-        sdk.forget_uploads()  # the SDK's upload cache is keyed by host:port, which stays
+        offline_sdk.forget_uploads()  # the SDK's upload cache is keyed by host:port, which stays
         autoadvance.activate(sim)
         return self.server
 
     def leave(self, sim: "Simulator") -> None:
-        from .. import autoadvance
+        from ..testing import autoadvance
 
         autoadvance.deactivate(sim)
         if self.server is not None and self.server.sim is sim:

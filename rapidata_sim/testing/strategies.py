@@ -20,10 +20,10 @@ from typing import Any, ClassVar
 from hypothesis import note, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
-from .crowd import Behaviour, Classify, Population, Prefer
-from .scenario import Context, Scenario, _act, _create_definition, _hook
-from .scenario_worlds import LocalWorld
-from .serving.server import SharedServer
+from ..crowd import Behaviour, Classify, Population, Prefer
+from ..scenario import Context, Scenario, _act, _create_definition, _hook
+from ..scenario_worlds import LocalWorld
+from ..serving.server import SharedServer
 
 #: Durations as scenarios write them.
 DURATIONS = ["1m", "30m", "1h", "6h", "12h", "23h", "1d", "2d", "3d"]
@@ -120,12 +120,12 @@ class SignalMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        from . import sdk
-        from .core.clock import Clock, parse_iso
-        from .simulator import Simulator
+        from . import offline_sdk
+        from ..core.clock import Clock, parse_iso
+        from ..simulator import Simulator
 
-        sdk.quiet_env()
-        sdk.skip_version_check()
+        offline_sdk.quiet_env()
+        offline_sdk.skip_version_check()
         self.sim = Simulator(seed=self.seed, clock=Clock.frozen(parse_iso(self.start)))
         _SHARED.enter(self.sim)
         self.client = _SHARED.client()

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterable, Iterator
 
 if TYPE_CHECKING:
-    from .simulator import Simulator
+    from ..simulator import Simulator
 
 #: Module prefixes that keep real time inside the context. freezegun decides by looking at a few
 #: frames above each call, so test frameworks must not be listed: they call the code under test.

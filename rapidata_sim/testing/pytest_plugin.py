@@ -31,8 +31,8 @@ import pytest
 if TYPE_CHECKING:
     from rapidata import RapidataClient
 
-    from .serving.server import SharedServer
-    from .simulator import Simulator
+    from ..serving.server import SharedServer
+    from ..simulator import Simulator
 
 SETTINGS = {
     "seed": ("--rapidata-sim-seed", "Seed of each test's simulated world (default 0)."),
@@ -96,8 +96,8 @@ def settings_for(item: pytest.Item) -> WorldSettings:
 
 
 def new_world(settings: WorldSettings) -> "Simulator":
-    from .core.clock import Clock
-    from .simulator import Simulator
+    from ..core.clock import Clock
+    from ..simulator import Simulator
 
     if settings.clock == "frozen":
         start = datetime.fromisoformat(settings.start.replace("Z", "+00:00")) if settings.start else None
@@ -112,7 +112,7 @@ def new_world(settings: WorldSettings) -> "Simulator":
 @pytest.fixture(scope="session")
 def _rapidata_sim_session() -> Iterator["SharedServer"]:
     """The session's server and client, made on first use (per xdist worker: per process)."""
-    from .serving.server import SharedServer
+    from ..serving.server import SharedServer
 
     shared = SharedServer()
     yield shared
@@ -123,12 +123,12 @@ def _rapidata_sim_session() -> Iterator["SharedServer"]:
 def rapidata_sim(request: pytest.FixtureRequest, _rapidata_sim_session: "SharedServer",
                  monkeypatch: pytest.MonkeyPatch) -> Iterator["Simulator"]:
     """A fresh simulated Rapidata world for this test, served on 127.0.0.1."""
-    from . import sdk
+    from . import offline_sdk
 
     settings = settings_for(request.node)
     request.node._rapidata_sim_settings = settings
-    sdk.quiet_env(monkeypatch.setenv)
-    sdk.skip_version_check(monkeypatch.setattr)
+    offline_sdk.quiet_env(monkeypatch.setenv)
+    offline_sdk.skip_version_check(monkeypatch.setattr)
     sim = new_world(settings)
     server = _rapidata_sim_session.enter(sim)
     for key, value in server.env().items():
@@ -166,12 +166,12 @@ class ScenarioFailed(Exception):
 
 class ScenarioItem(pytest.Item):
     def runtest(self) -> None:
-        from . import sdk
-        from .scenario import Scenario, run
+        from . import offline_sdk
+        from ..scenario import Scenario, run
 
         with pytest.MonkeyPatch.context() as mp:
-            sdk.quiet_env(mp.setenv)
-            sdk.skip_version_check(mp.setattr)
+            offline_sdk.quiet_env(mp.setenv)
+            offline_sdk.skip_version_check(mp.setattr)
             outcome = run(Scenario.load(self.path))
         if not outcome.ok:
             raise ScenarioFailed(outcome.report())

@@ -33,7 +33,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .simulator import Simulator
+    from ..simulator import Simulator
 
 POLICIES = ("next-event", "off")
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Literal
 
-from .domain.base import Principal
+from ..domain.base import Principal
 
 if TYPE_CHECKING:
-    from .simulator import Simulator
+    from ..simulator import Simulator
 
 
 def text_definition(sim: "Simulator", *, name: str = "definition", kind: Literal["compare", "free_text"] = "compare",
