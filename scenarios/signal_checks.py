@@ -2,7 +2,7 @@
 
 Each hook gets a ``rapidata_sim.scenario.Context``; ``ctx.step`` is the expectation
 (``signal`` plus the hook's own keys). They read the simulator's record of what
-happened through ``ctx.world`` (``rapidata_sim.scenario_worlds.WorldView``), so they
+happened through ``ctx.world`` (``rapidata_sim.scenario.WorldView``), so they
 see what the SDK does not show (the revision a job ran, when a skipped firing
 happened), in-process and on a server alike.
 

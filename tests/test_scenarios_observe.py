@@ -19,7 +19,7 @@ from rapidata_sim import Clock, Simulator
 from rapidata_sim.testing import offline_sdk
 from rapidata_sim.crowd import Population
 from rapidata_sim.domain.observation import unwire, wire
-from rapidata_sim.scenario_worlds import LocalWorld, RemoteWorld, World, WorldView
+from rapidata_sim.scenario.backends import LocalWorld, RemoteWorld, World, WorldView
 from rapidata_sim.serving.worlds import Worlds, WorldsServer
 
 USERS = {"owner": ("rapidata-sim", "rapidata-sim-secret"),

@@ -1,6 +1,6 @@
 """What an observer reads of a world: a signal's runs and counters, a job, its results.
 
-One reading for both places a scenario runs. In process, ``scenario_worlds.LocalWorld``
+One reading for both places a scenario runs. In process, ``scenario.backends.LocalWorld``
 calls these functions with ``who=None`` (the whole world is its own). On a server, the
 read routes under ``/_sim`` (``http/observe.py``) call them as the caller, and the
 domain's own checks decide what the caller may see (``Signals.get``: the owner, or the

@@ -5,7 +5,7 @@
 ``GET /_sim/jobs/{id}/results`` (its results as of now, preliminary while it runs;
 nothing is written, unlike the real preliminary-download routes). With
 ``/_sim/events`` and ``/_sim/signals/{id}/counters`` (``control.py``) they are what
-``scenario_worlds.RemoteWorld`` reads. Each is ``rapidata_sim.domain.observation`` as the
+``scenario.backends.RemoteWorld`` reads. Each is ``rapidata_sim.domain.observation`` as the
 caller: the domain's visibility checks apply, in the caller's own world only.
 """
 

@@ -73,7 +73,7 @@ def main(args: Any) -> int:
     """Run one control command (``args`` from the ``rapidata-sim`` parser)."""
     import httpx
 
-    from ..scenario import ScenarioError, duration
+    from ..scenario.runner import ScenarioError, duration
 
     try:
         remote = Remote(connection(args.data_dir))

@@ -21,8 +21,8 @@ from hypothesis import note, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
 from ..crowd import Behaviour, Classify, Population, Prefer
-from ..scenario import Context, Scenario, _act, _create_definition, _hook
-from ..scenario_worlds import LocalWorld
+from ..scenario.runner import Context, Scenario, _act, _create_definition, _hook
+from ..scenario.backends import LocalWorld
 from ..serving.server import SharedServer
 
 #: Durations as scenarios write them.

@@ -1,6 +1,6 @@
 """Where a scenario runs: a world in this process, or a scratch world on a running server.
 
-``rapidata_sim.scenario`` plays timelines and checks expectations through ``World``,
+``scenario.runner`` plays timelines and checks expectations through ``World``,
 so the same file runs in-process (``LocalWorld``: a fresh ``Simulator``) and against a
 server (``RemoteWorld``: a world of its own, made for fresh credentials, reset to the
 scenario's seed and start, driven through ``/_sim`` and deleted afterwards unless kept).
@@ -21,10 +21,10 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
-from .domain import observation
-from .core.clock import FROZEN_START, Clock, iso, parse_iso
-from .crowd import Behaviour
-from .domain.observation import Counters, Job, Run
+from ..domain import observation
+from ..core.clock import FROZEN_START, Clock, iso, parse_iso
+from ..crowd import Behaviour
+from ..domain.observation import Counters, Job, Run
 
 
 @runtime_checkable
@@ -71,7 +71,7 @@ class LocalWorld:
     """A fresh in-process world with the scenario's seed, on a frozen clock at ``start``."""
 
     def __init__(self, seed: int, start: datetime | None, *, sim: Any = None) -> None:
-        from .simulator import Simulator
+        from ..simulator import Simulator
 
         self.sim = sim if sim is not None else Simulator(seed=seed, clock=Clock.frozen(start))
 
@@ -149,7 +149,7 @@ class RemoteWorld:
     sim = None  # hooks read ``ctx.world``; ``ctx.sim`` is the in-process simulator only
 
     def __init__(self, settings: dict[str, str], seed: int, start: datetime | None, *, keep: bool = False) -> None:
-        from .serving.remote import Remote
+        from ..serving.remote import Remote
 
         self.keep = keep
         self.settings = {**settings, "RAPIDATA_CLIENT_ID": f"scenario-{secrets.token_hex(8)}",
@@ -172,7 +172,7 @@ class RemoteWorld:
     def client(self) -> Any:
         from rapidata import RapidataClient
 
-        from .testing import autoadvance, offline_sdk
+        from ..testing import autoadvance, offline_sdk
 
         # The SDK's waits move this world's clock, and its "now" is this world's, as in-process.
         autoadvance.activate(self.driver)  # type: ignore[arg-type]
@@ -189,7 +189,7 @@ class RemoteWorld:
         self.remote.call("PATCH", f"/_sim/audiences/{audience_id}/population", {"population": changes})
 
     def set_labeling_seconds(self, audience_id: str, seconds: int | None) -> None:
-        from .scenario import ScenarioError
+        from .runner import ScenarioError
 
         raise ScenarioError("labeling_seconds cannot be set on a running server (use a population)")
 
@@ -250,7 +250,7 @@ class RemoteWorld:
         self.remote.call("DELETE", f"/_sim/worlds/{self.world_id}")
 
     def close(self) -> None:
-        from .testing import autoadvance
+        from ..testing import autoadvance
 
         autoadvance.deactivate(self.driver)  # type: ignore[arg-type]
         try:

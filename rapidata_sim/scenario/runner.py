@@ -25,7 +25,7 @@ Expectations (each on ``signal = "daily"``): ``jobs`` (what ``get_jobs()`` lists
 ``job`` indexes the signal's jobs oldest first, default -1), ``category_share = { category,
 job, min, max }``, and ``call = "module:function"``: user code that must not raise (its
 ``AssertionError`` message is the failure). Hooks read the world through ``ctx.world``
-(``scenario_worlds.WorldView``: events, a signal's counters and runs, a job, its results),
+(``scenario.backends.WorldView``: events, a signal's counters and runs, a job, its results),
 so they run in-process and on a server alike. The same files run under pytest (any
 ``*.toml`` in a ``scenarios/`` directory) and with ``rapidata-sim run FILE...``, in
 process or (``--server``) in a scratch world of a running server.
@@ -42,11 +42,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from .core.clock import parse_iso
-from .crowd import Behaviour, Population
+from ..core.clock import parse_iso
+from ..crowd import Behaviour, Population
 
 if TYPE_CHECKING:
-    from .scenario_worlds import WorldView
+    from .backends import WorldView
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 ACTIONS = ("advance", "outage", "trigger", "pause", "resume", "delete", "update", "revise", "behave",
@@ -132,7 +132,7 @@ class Scenario:
 class Context:
     """What a scenario's ``call`` hooks get: the world, the SDK client, the objects by name.
 
-    Hooks read the world through ``world`` (a ``scenario_worlds.WorldView``: events, a
+    Hooks read the world through ``world`` (a ``scenario.backends.WorldView``: events, a
     signal's counters and runs, a job, a job's results), which works in-process and on a
     server alike. ``sim`` is the in-process ``Simulator``, None on a server."""
 
@@ -142,7 +142,7 @@ class Context:
     definitions: dict[str, Any]
     step: dict[str, Any] = field(default_factory=dict)
     home: Path | None = None
-    #: Where the scenario runs (``scenario_worlds.LocalWorld`` or ``RemoteWorld``).
+    #: Where the scenario runs (``scenario.backends.LocalWorld`` or ``RemoteWorld``).
     world: "WorldView" = None  # type: ignore[assignment]
 
     def for_step(self, step: dict[str, Any]) -> "Context":
@@ -181,7 +181,7 @@ def run(scenario: Scenario, *, echo: Callable[[str], None] | None = None,
     world of its own with the scenario's seed and start; the world of the settings'
     credentials is left as it was. The scratch world is deleted afterwards unless
     ``keep_world`` (then ``Outcome.kept_world`` says how to reach it)."""
-    from .scenario_worlds import LocalWorld, RemoteWorld, World
+    from .backends import LocalWorld, RemoteWorld, World
 
     spec = scenario.world
     start = parse_iso(spec["start"]) if "start" in spec else None
