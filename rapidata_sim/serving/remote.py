@@ -1,4 +1,4 @@
-"""Controlling a running server from the command line: the ``/_sim`` API over HTTPS.
+"""Reaching a running server: its connection settings and a client of its ``/_sim`` API over HTTPS.
 
 ``rapidata-sim clock advance 24h`` and friends find the server the way the SDK
 does, from ``RAPIDATA_ENVIRONMENT``/``SSL_CERT_FILE``/``RAPIDATA_CLIENT_ID``/
@@ -12,7 +12,6 @@ import json
 import os
 import re
 import ssl
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -67,41 +66,3 @@ class Remote:
         if r.status_code == 204 or not r.content:
             return None
         return r.json() if r.headers.get("content-type", "").startswith("application/json") else r.text
-
-
-def main(args: Any) -> int:
-    """Run one control command (``args`` from the ``rapidata-sim`` parser)."""
-    import httpx
-
-    from ..scenario.runner import ScenarioError, duration
-
-    try:
-        remote = Remote(connection(args.data_dir))
-        out: Any
-        if args.command == "clock":
-            if args.action == "advance":
-                out = remote.call("POST", "/_sim/clock/advance", {"seconds": duration(args.value).total_seconds()})
-            elif args.action == "set-speed":
-                out = remote.call("PATCH", "/_sim/clock", {"speed": float(args.value)})
-            else:
-                out = remote.call("GET", "/_sim/clock")
-        elif args.command == "trigger":
-            remote.call("POST", f"/signal/{args.signal_id}/trigger")
-            out = {"triggered": args.signal_id}
-        elif args.command == "outage":
-            out = remote.call("POST", "/_sim/outage", {"seconds": duration(args.duration).total_seconds()})
-        elif args.command == "events":
-            sys.stdout.write(remote.call("GET", f"/_sim/events?since={int(args.since)}") or "")
-            return 0
-        elif args.command == "worlds":
-            out = remote.call("GET", "/_sim/worlds")
-        elif args.command == "reset":
-            yours = remote.call("GET", "/_sim/worlds")["yours"]
-            out = remote.call("POST", f"/_sim/worlds/{yours}/reset")
-        else:  # pragma: no cover - the parser only offers the commands above
-            raise RemoteError(f"unknown command {args.command}")
-    except (RemoteError, ScenarioError, ValueError, httpx.HTTPError) as exc:
-        print(f"rapidata-sim {args.command}: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(out, indent=2))
-    return 0

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
-from .core.clock import Clock, parse_iso
-from .crowd import Prefer
-from .simulator import Simulator
+from ..core.clock import Clock, parse_iso
+from ..crowd import Prefer
+from ..simulator import Simulator
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -358,7 +358,7 @@ def run(*, days: int = 14, seed: int = 0, fast: bool = False, console: "Console 
         console = Console(highlight=False)
         if not console.is_terminal and "COLUMNS" not in os.environ:
             console = Console(highlight=False, width=110)
-    from .testing import offline_sdk
+    from ..testing import offline_sdk
 
     offline_sdk.quiet_env()  # before the SDK is first imported: it reads its settings then
     sim = Simulator(seed=seed, clock=Clock.frozen(START))

@@ -9,12 +9,12 @@ import textwrap
 import threading
 from pathlib import Path
 
-from .serving.remote import ENV_FILE
+from ..serving.remote import ENV_FILE
 
 
 def _serve(args: argparse.Namespace) -> int:
     """One server, many worlds: each set of client credentials has its own (``worlds``)."""
-    from .serving.worlds import Worlds, WorldsServer
+    from ..serving.worlds import Worlds, WorldsServer
 
     data_dir = Path(args.data_dir) if args.data_dir else None
     if data_dir is not None:
@@ -75,7 +75,7 @@ def _env(args: argparse.Namespace) -> int:
 
 
 def _remote(args: argparse.Namespace) -> int:
-    from .serving.remote import main as remote_main
+    from .control import main as remote_main
 
     if args.command == "clock" and args.action != "show" and args.value is None:
         print(f"rapidata-sim clock {args.action}: needs a value", file=sys.stderr)
@@ -101,12 +101,12 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     """Run scenario files: a readable timeline each, non-zero exit if an expectation fails."""
-    from .testing import offline_sdk
-    from .scenario.runner import Scenario, ScenarioError, run
+    from ..testing import offline_sdk
+    from ..scenario.runner import Scenario, ScenarioError, run
 
     offline_sdk.quiet_env()
     offline_sdk.skip_version_check()
-    from .serving.remote import RemoteError, connection
+    from ..serving.remote import RemoteError, connection
 
     try:
         server = connection(args.data_dir) if (args.server or args.data_dir) else None
@@ -154,7 +154,7 @@ class _Help(argparse.HelpFormatter):
 
 def speed(text: str) -> float:
     """``--speed``'s type: ``clock.check_speed`` (nan and inf would freeze or crash the clock)."""
-    from .core.clock import MAX_SPEED, CalendarError, check_speed
+    from ..core.clock import MAX_SPEED, CalendarError, check_speed
 
     try:
         return check_speed(float(text))
@@ -235,6 +235,3 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     return args.run(args)
 
-
-if __name__ == "__main__":
-    raise SystemExit(main())
