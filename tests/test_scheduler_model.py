@@ -1,6 +1,6 @@
 """The scheduler against an independent reference model (Hypothesis stateful testing).
 
-The model below knows nothing of ``rapidata_sim.scheduler``: it keeps, per signal, a
+The model below knows nothing of ``rapidata_sim.scheduling``: it keeps, per signal, a
 handful of integers (seconds since ``START``) and replays the documented rules
 (``docs/behaviour.md``, the ``scheduler`` docstring) with the default policies:
 

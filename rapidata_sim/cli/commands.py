@@ -90,7 +90,7 @@ def _remote(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    """The signals guide over two virtual weeks, offline, watched live (``demo.py``)."""
+    """The signals guide over two virtual weeks, offline, watched live (``cli/demo.py``)."""
     from .demo import MIN_DAYS, run
 
     if args.days < MIN_DAYS:

@@ -177,7 +177,7 @@ def run(scenario: Scenario, *, echo: Callable[[str], None] | None = None,
     """Build the world, play the timeline through the SDK, check the expectations.
 
     In a fresh in-process world, or with ``server`` (connection settings, as
-    ``rapidata_sim.remote.connection`` reads them) on that running server, in a scratch
+    ``rapidata_sim.serving.remote.connection`` reads them) on that running server, in a scratch
     world of its own with the scenario's seed and start; the world of the settings'
     credentials is left as it was. The scratch world is deleted afterwards unless
     ``keep_world`` (then ``Outcome.kept_world`` says how to reach it)."""

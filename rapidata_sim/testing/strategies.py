@@ -159,7 +159,7 @@ class SignalMachine(RuleBasedStateMachine):
         """What this example did, as a scenario file ``rapidata-sim run`` replays."""
         return Scenario(
             name=f"{type(self).__name__} counterexample",
-            description="Found by Hypothesis (rapidata_sim.strategies.SignalMachine).",
+            description="Found by Hypothesis (rapidata_sim.testing.strategies.SignalMachine).",
             world={"seed": self.seed, "start": self.start},
             definitions={"pairs": dict(self.definition)},
             signals={"daily": {"definition": "pairs", **self.signal}},
