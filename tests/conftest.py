@@ -1,4 +1,7 @@
-"""Shared fixtures: a fresh world per test, served over TLS, and the real SDK pointed at it."""
+"""Shared fixtures: a fresh world per test, served over TLS, and the real SDK pointed at it.
+
+Fixtures only; plain helpers live in the ``support`` package (``tests/support/``, on ``sys.path``
+through ``pythonpath`` in ``pyproject.toml``): ``from support import https_client``."""
 
 from __future__ import annotations
 
@@ -19,7 +22,7 @@ os.environ.setdefault("BROWSER", "true")  # preview()/view() open a browser: mak
 
 @pytest.fixture(scope="session")
 def contract():
-    from contract import Contract, spec_dir
+    from support.contract import Contract, spec_dir
 
     return Contract.load(spec_dir())
 
@@ -31,7 +34,7 @@ def pytest_configure(config):
 @pytest.fixture
 def sim(contract, request):
     """A fresh world per test. Every response it serves during the test is checked against the
-    real service's OpenAPI specs (with the documented 3.27.1 allow-lists in ``contract.py``)."""
+    real service's OpenAPI specs (with the documented 3.27.1 allow-lists in ``support/contract.py``)."""
     if request.node.get_closest_marker("frozen_clock"):
         from rapidata_sim import Clock
 
@@ -77,31 +80,3 @@ def other_client(sim, sdk_env):
 def colleague_client(sim, sdk_env):
     """Another user of the same organization as the default user."""
     return sim.client(client_id="rapidata-sim-colleague", client_secret="colleague-secret")
-
-
-def one_datapoint_definition(sim, me, name):
-    """A dataset of one text datapoint and a compare job definition over it (3 votes): the
-    smallest world the bad-input tables need. Returns (dataset row, definition row)."""
-    ds = sim.datasets.create(me, "ds")
-    sim.datasets.add_datapoint(me, ds["id"], [{"key": "asset", "kind": "Asset",
-                                               "asset": {"_t": "TextAssetInput", "text": "hi"}}])
-    workflow = {"_t": "SimpleWorkflow", "rapid": {"_t": "Compare", "asset": {"segment": "asset"},
-                                                  "criteria": {"literal": "?"}}}
-    definition, _ = sim.definitions.create(me, name=name, workflow=workflow,
-                                           referee={"_t": "NaiveReferee", "totalVotes": 3}, dataset_id=ds["id"])
-    return ds, definition
-
-
-def https_client(server, creds=("rapidata-sim", "rapidata-sim-secret")):
-    """A plain httpx client for ``server``, holding a bearer token for ``creds`` (None: no token)."""
-    import ssl
-
-    import httpx
-
-    client = httpx.Client(base_url=f"https://127.0.0.1:{server.port}",
-                          verify=ssl.create_default_context(cafile=str(server.certs.ca_pem)))
-    if creds is not None:
-        token = client.post("/connect/token", data={"grant_type": "client_credentials"}, auth=creds)
-        assert token.status_code == 200, token.text
-        client.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
-    return client

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import https_client, one_datapoint_definition
+from support import https_client, one_datapoint_definition
 
 from rapidata_sim import Simulator
 

@@ -1,4 +1,4 @@
-"""Self-tests of the contract checker (tests/contract.py): each one can fail if the checker goes soft."""
+"""Self-tests of the contract checker (tests/support/contract.py): each one can fail if the checker goes soft."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from contract import EXTRA_STATUSES, NOT_IN_SPEC, Contract, spec_dir
+from support.contract import EXTRA_STATUSES, NOT_IN_SPEC, Contract, spec_dir
 
 PROBLEM = "application/problem+json"
 JSON = "application/json"

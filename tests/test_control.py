@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import https_client
+from support import https_client
 
 
 @pytest.fixture

@@ -1,20 +1,20 @@
-"""The generated coverage table (``tests/coverage_table.py``): current in ``docs/contract-coverage.md``,
+"""The generated coverage table (``tests/support/coverage_table.py``): current in ``docs/contract-coverage.md``,
 consistent with the app, and covering every operation the SDK's signals guide and quickstart use."""
 
 from __future__ import annotations
 
 import pytest
-from coverage_table import (END_MARKER, NOT_IN_SPEC, PAGE, START_MARKER, app_routes, implemented_operations,
-                            load_contract, render, rows, shape)
+from support.coverage_table import (END_MARKER, NOT_IN_SPEC, PAGE, START_MARKER, app_routes,
+                                    implemented_operations, load_contract, render, rows, shape)
 
 
 def test_docs_hold_the_current_table():
-    """Regenerate with ``python tests/coverage_table.py --write``."""
+    """Regenerate with ``python tests/support/coverage_table.py --write``."""
     text = PAGE.read_text(encoding="utf-8")
     assert START_MARKER in text and END_MARKER in text, f"{PAGE.name} has no {START_MARKER} … {END_MARKER} block"
     block = text.split(START_MARKER, 1)[1].split(END_MARKER, 1)[0]
     assert block.strip("\n") == render().strip("\n"), \
-        f"{PAGE.name}'s coverage table is stale: python tests/coverage_table.py --write"
+        f"{PAGE.name}'s coverage table is stale: python tests/support/coverage_table.py --write"
 
 
 def test_table_accounts_for_every_route_and_operation():

@@ -7,7 +7,7 @@ import math
 from datetime import timedelta
 
 import pytest
-from conftest import https_client
+from support import https_client
 
 from rapidata_sim import Clock, Simulator
 from rapidata_sim.core.clock import iso, parse_iso

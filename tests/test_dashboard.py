@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from conftest import https_client
+from support import https_client
 
 from rapidata_sim.crowd import Population
 

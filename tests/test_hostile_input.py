@@ -7,7 +7,7 @@ Every row of ``ROWS`` is one parametrized test. For each the test asserts
 - the body's shape: ``application/problem+json`` with ``status`` and ``title`` (and an ``x-trace-id``);
   the token endpoint's rows are RFC 6749 OAuth errors instead (``key`` = the ``error`` code), as the
   SDK's OAuth client expects and ``contract.OAUTH_ERROR_PATHS`` requires;
-- the response passes the OpenAPI contract check (``tests/contract.py``);
+- the response passes the OpenAPI contract check (``tests/support/contract.py``);
 - nothing was written: the world's store snapshot is the same before and after;
 - the server is still healthy: an ordinary authenticated request succeeds afterwards;
 - ``server="disk"`` rows (the control surface, whose settings a world keeps and runs with) go to a
@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-from conftest import https_client, one_datapoint_definition
+from support import https_client, one_datapoint_definition
 
 from rapidata_sim import Clock, Simulator
 from rapidata_sim.simulator import SimConfig

@@ -14,7 +14,7 @@ import json
 import time
 
 import pytest
-from conftest import https_client
+from support import https_client
 from rapidata.rapidata_client.exceptions import RapidataError
 
 from rapidata_sim import Simulator

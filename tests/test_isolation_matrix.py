@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-from conftest import https_client
+from support import https_client
 from rapidata.rapidata_client.exceptions.rapidata_error import RapidataError
 
 from rapidata_sim import Clock, Simulator

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import https_client
+from support import https_client
 
 from rapidata_sim import Simulator
 

@@ -14,7 +14,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import https_client
+from support import https_client
 
 
 def _bench_load():

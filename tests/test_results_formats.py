@@ -22,7 +22,7 @@ from collections import Counter
 from datetime import datetime
 
 import pytest
-from conftest import https_client
+from support import https_client
 
 from rapidata_sim.core.clock import parse_iso
 from rapidata_sim.crowd import Prefer

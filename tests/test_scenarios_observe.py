@@ -13,7 +13,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import https_client
+from support import https_client
 
 from rapidata_sim import Clock, Simulator
 from rapidata_sim.testing import offline_sdk

@@ -9,7 +9,7 @@ bearer token of the seed user straight into the ASGI app (no sockets). Every res
 - have a status the spec declares (``status_code_conformance``);
 - have a documented content type and validate against the documented schema
   (``content_type_conformance``, ``response_schema_conformance``; schemathesis' own validator);
-- pass ``tests/contract.py``'s ``Contract.check`` too (the project's validator, with its OAS 3.0
+- pass ``tests/support/contract.py``'s ``Contract.check`` too (the project's validator, with its OAS 3.0
   ``nullable`` reading and problem+json rules) — two independent validators over the same specs.
 
 Deliberate differences from the specs are not switched off: they are written into the in-memory copy of
@@ -31,7 +31,7 @@ import pytest
 
 schemathesis = pytest.importorskip("schemathesis")
 
-from coverage_table import EXTRA_STATUSES, implemented_operations, load_contract  # noqa: E402
+from support.coverage_table import EXTRA_STATUSES, implemented_operations, load_contract  # noqa: E402
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 from schemathesis import GenerationMode  # noqa: E402
@@ -141,9 +141,9 @@ def world():
 # -- checks ----------------------------------------------------------------------------------------------------
 
 class ContractProblem(Failure):
-    """``tests/contract.py`` found a problem with a response."""
+    """``tests/support/contract.py`` found a problem with a response."""
 
-    kind_title = "tests/contract.py: the response breaks the contract"
+    kind_title = "tests/support/contract.py: the response breaks the contract"
 
     @property
     def _unique_key(self) -> str:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import https_client
+from support import https_client
 
 from rapidata_sim.testing import offline_sdk
 from rapidata_sim.serving.worlds import Worlds, WorldsServer

@@ -103,7 +103,7 @@ __all__ = ["Contract", "Operation", "ExtraStatus", "SpecPatch", "NOT_IN_SPEC", "
 
 #: The vendored specs (``specs/openapi/``, see ``specs/README.md``); ``$RAPIDATA_SIM_OPENAPI_DIR``
 #: points the checks at another folder of ``*.openapi.json`` files, e.g. a newer service version.
-SPEC_DIR = Path(__file__).resolve().parents[1] / "specs" / "openapi"
+SPEC_DIR = Path(__file__).resolve().parents[2] / "specs" / "openapi"
 
 
 def spec_dir() -> Path:

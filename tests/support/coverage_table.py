@@ -4,11 +4,11 @@ the schemathesis contract tests fuzz, and where we deliberately differ from the 
 Sources (nothing here is a hand-kept list of endpoints):
 
 - the app's routes (``rapidata_sim.http.create_app``), matched to spec templates by method and path shape;
-- the spec operations (``tests/contract.py``'s ``Contract``, i.e. the real service's OpenAPI files);
+- the spec operations (``tests/support/contract.py``'s ``Contract``, i.e. the real service's OpenAPI files);
 - the allow-lists: ``contract.py``'s ``NOT_IN_SPEC``, ``EXTRA_STATUSES``, ``SPEC_PATCHES``,
   ``OAUTH_ERROR_PATHS``, plus ``SCHEMATHESIS_ALLOW`` below (the few things only the fuzzer needs).
 
-``python tests/coverage_table.py`` prints the markdown table; ``docs/contract-coverage.md`` holds a copy
+``python tests/support/coverage_table.py`` prints the markdown table; ``docs/contract-coverage.md`` holds a copy
 between ``<!-- coverage-table:start -->`` and ``<!-- coverage-table:end -->``, which ``--write`` replaces in
 place (``tests/test_coverage_table.py`` checks that it is current).
 """
@@ -23,17 +23,18 @@ from pathlib import Path
 from typing import Any, Iterator
 
 HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:  # run as a script: make ``contract`` importable
-    sys.path.insert(0, str(HERE))
+TESTS = HERE.parent
+if str(TESTS) not in sys.path:  # run as a script: make the ``support`` package importable
+    sys.path.insert(0, str(TESTS))
 
-from contract import (EXTRA_STATUSES, NOT_IN_SPEC, OAUTH_ERROR_PATHS, SPEC_PATCHES, Contract,  # noqa: E402
-                      iter_operations, spec_dir)
+from support.contract import (EXTRA_STATUSES, NOT_IN_SPEC, OAUTH_ERROR_PATHS, SPEC_PATCHES,  # noqa: E402
+                              Contract, iter_operations, spec_dir)
 
 
 START_MARKER = "<!-- coverage-table:start -->"
 END_MARKER = "<!-- coverage-table:end -->"
 #: The documentation page that holds the table.
-PAGE = HERE.parent / "docs" / "contract-coverage.md"
+PAGE = TESTS.parent / "docs" / "contract-coverage.md"
 
 #: Deliberate differences that only the schemathesis run needs spelled out, beyond ``contract.py``'s lists.
 #: Key: (METHOD, spec template), or ("*", "*") for every operation -> why. Each entry is applied by
@@ -192,7 +193,7 @@ def render(contract: Contract | None = None) -> str:
         f"fuzzed by `tests/test_schemathesis.py`; {sum(1 for r in table if not r.spec)} more routes are outside the "
         f"specs (`NOT_IN_SPEC` or the `/_sim` control surface). Accepted on every operation "
         f"(`EXTRA_STATUSES`): {generic}; {SCHEMATHESIS_ALLOW[('*', '*')].split(' (')[0]}. *contract-tested*: "
-        f"fuzzed against the spec. Routes outside the specs have no spec to fuzz against; `tests/contract.py` "
+        f"fuzzed against the spec. Routes outside the specs have no spec to fuzz against; `tests/support/contract.py` "
         f"still checks the `NOT_IN_SPEC` ones' responses in every SDK flow the tests run (`/_sim` is not checked).",
         "",
         "| method | path | spec | implemented | contract-tested | known differences |",
