@@ -87,7 +87,7 @@ def fmt_duration(d: timedelta) -> str:
 
 
 def build_world(n_signals: int, interval: timedelta, *, seed: int = 0):
-    """A frozen-clock world (as tests/test_scheduler_and_determinism.build): the ``global``
+    """A frozen-clock world (as tests/sdk/test_scheduler_and_determinism.build): the ``global``
     audience labels instantly, one compare definition, ``n_signals`` signals on one grid."""
     from rapidata_sim import Clock, SchedulerConfig, SimConfig, Simulator
 

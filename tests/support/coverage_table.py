@@ -10,7 +10,7 @@ Sources (nothing here is a hand-kept list of endpoints):
 
 ``python tests/support/coverage_table.py`` prints the markdown table; ``docs/contract-coverage.md`` holds a copy
 between ``<!-- coverage-table:start -->`` and ``<!-- coverage-table:end -->``, which ``--write`` replaces in
-place (``tests/test_coverage_table.py`` checks that it is current).
+place (``tests/contract/test_coverage_table.py`` checks that it is current).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ PAGE = TESTS.parent / "docs" / "contract-coverage.md"
 
 #: Deliberate differences that only the schemathesis run needs spelled out, beyond ``contract.py``'s lists.
 #: Key: (METHOD, spec template), or ("*", "*") for every operation -> why. Each entry is applied by
-#: ``tests/test_schemathesis.py`` as a change to its in-memory copy of the specs (never by switching a
+#: ``tests/contract/test_schemathesis.py`` as a change to its in-memory copy of the specs (never by switching a
 #: check off), and shows up in the coverage table.
 SCHEMATHESIS_ALLOW: dict[tuple[str, str], str] = {
     ("*", "*"): ("4xx bodies are application/problem+json (RFC 9457) with `status`/`title`, as the service and "
@@ -190,7 +190,7 @@ def render(contract: Contract | None = None) -> str:
     generic = ", ".join(f"{s}" for s, e in sorted(EXTRA_STATUSES.items()) if e.operations is None)
     lines = [
         f"{len(served)} of the specs' {len(spec_rows)} operations are served, and every served one is "
-        f"fuzzed by `tests/test_schemathesis.py`; {sum(1 for r in table if not r.spec)} more routes are outside the "
+        f"fuzzed by `tests/contract/test_schemathesis.py`; {sum(1 for r in table if not r.spec)} more routes are outside the "
         f"specs (`NOT_IN_SPEC` or the `/_sim` control surface). Accepted on every operation "
         f"(`EXTRA_STATUSES`): {generic}; {SCHEMATHESIS_ALLOW[('*', '*')].split(' (')[0]}. *contract-tested*: "
         f"fuzzed against the spec. Routes outside the specs have no spec to fuzz against; `tests/support/contract.py` "

@@ -10,7 +10,7 @@ from starlette.routing import Route
 from rapidata_sim import Simulator
 from rapidata_sim.http import create_app
 
-PAGE = Path(__file__).resolve().parents[1] / "docs" / "endpoints.md"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "endpoints.md"
 
 
 def _normalise(path: str) -> str:

@@ -14,7 +14,7 @@ Today's cycles are written down twice, and both lists may only shrink:
   be acyclic, so a new cycle through other imports fails even among today's modules. An entry
   that no longer closes a cycle fails too.
 
-``python tests/test_import_graph.py`` prints today's cycles (the strongly connected components
+``python tests/unit/test_import_graph.py`` prints today's cycles (the strongly connected components
 and the edges inside them).
 """
 

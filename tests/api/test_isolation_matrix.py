@@ -435,7 +435,7 @@ def test_the_table_covers_every_operation():
 # ---------------------------------------------------------------------------------------------
 # EXPECT as the table in docs/isolation.md (between the markers), which must stay current.
 
-PAGE = Path(__file__).resolve().parents[1] / "docs" / "isolation.md"
+PAGE = Path(__file__).resolve().parents[2] / "docs" / "isolation.md"
 START_MARKER, END_MARKER = "<!-- isolation-matrix:start -->", "<!-- isolation-matrix:end -->"
 RESOURCE_LABELS = {"private_signal": "private signal", "public_signal": "public signal", "job": "job",
                    "job_results": "job results", "job_definition": "job definition",

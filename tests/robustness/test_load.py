@@ -21,7 +21,7 @@ def _bench_load():
     """``bench/load.py`` as a module of its own name (bench/ is not put on sys.path: its module
     names, e.g. ``scheduler``, would shadow others)."""
     if "rapidata_sim_bench_load" not in sys.modules:
-        path = Path(__file__).resolve().parents[1] / "bench" / "load.py"
+        path = Path(__file__).resolve().parents[2] / "bench" / "load.py"
         spec = importlib.util.spec_from_file_location("rapidata_sim_bench_load", path)
         module = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = module  # dataclasses look their module up while the class is made

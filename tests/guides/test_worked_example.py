@@ -21,7 +21,7 @@ from rapidata_sim.crowd import Population
 from rapidata_sim.scenario import Scenario, run
 from rapidata_sim.testing.strategies import SignalMachine
 
-SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 sys.path.insert(0, str(SCENARIOS))
 import daily_report  # noqa: E402  (the user's module)
 

@@ -19,7 +19,7 @@ from rapidata_sim.http import create_app
 from rapidata_sim.http.app_pages import PAGES
 from rapidata_sim.serving.worlds import Worlds
 
-SPECS = Path(__file__).resolve().parents[1] / "specs" / "openapi"
+SPECS = Path(__file__).resolve().parents[2] / "specs" / "openapi"
 SHELL = "/_sim/dashboard/state"  # the dashboard's script is in every page
 
 

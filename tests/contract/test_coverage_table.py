@@ -58,9 +58,9 @@ FLOWS = {"signals-custom-audience": _signals_guide("custom"),
 
 @pytest.mark.parametrize("flow", sorted(FLOWS))
 def test_guide_operations_are_implemented_and_contract_tested(flow, sim, sdk_env):
-    """Runs the guide as ``tests/test_guide_*.py`` do (the real SDK, recorded by the ``sim`` fixture's
+    """Runs the guide as ``tests/guides/test_guide_*.py`` do (the real SDK, recorded by the ``sim`` fixture's
     server), then: every operation it called is served, and every one in the specs is fuzzed by
-    ``tests/test_schemathesis.py``; the rest are allow-listed in ``NOT_IN_SPEC`` (OAuth, preliminary
+    ``tests/contract/test_schemathesis.py``; the rest are allow-listed in ``NOT_IN_SPEC`` (OAuth, preliminary
     downloads, unlisted audiences)."""
     FLOWS[flow](sim)
     contract = load_contract()

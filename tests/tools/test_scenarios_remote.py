@@ -21,7 +21,7 @@ from rapidata_sim.testing import offline_sdk
 from rapidata_sim.core.clock import parse_iso
 from rapidata_sim.serving.remote import Remote, connection
 
-SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 FILES = sorted(p.name for p in SCENARIOS.glob("*.toml"))
 
 
