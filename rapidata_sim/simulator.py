@@ -23,7 +23,9 @@ from .domain.identity import Identity
 from .domain.jobs import Jobs
 from .domain.results import Results
 from .domain.signals import Signals
+from .core.events import EventLog
 from .core.ids import IdFactory
+from .core.world import World
 from .scheduling.scheduler import Scheduler, SchedulerConfig
 from .core.store import Store
 
@@ -76,15 +78,24 @@ class Simulator:
         self.ids.in_transaction = self.store.in_transaction
         self.store.on_commit.append(self.ids.committed)
         self.store.on_rollback.append(self.ids.rolled_back)
-        self.identity = Identity(self)
-        self.audiences = Audiences(self)
-        self.datasets = Datasets(self)
-        self.definitions = Definitions(self)
-        self.crowd = Crowd(self)
-        self.jobs = Jobs(self)
-        self.results = Results(self)
-        self.signals = Signals(self)
-        self.scheduler = Scheduler(self, self.config.scheduler)
+        #: What every part shares; each is given it and the collaborators it needs, never this facade.
+        self.world = World(store=self.store, clock=self.clock, ids=self.ids, config=self.config,
+                           log=EventLog(self.store, self.clock), seed=seed)
+        world = self.world
+        # The scheduler first: services tell it about new work. It acts through them once bound.
+        self.scheduler = scheduler = Scheduler(world, self.config.scheduler)
+        self.identity = Identity(world)
+        self.audiences = Audiences(world, scheduler=scheduler)
+        self.datasets = Datasets(world)
+        self.definitions = Definitions(world)
+        self.crowd = Crowd(world)
+        self.jobs = Jobs(world, audiences=self.audiences, definitions=self.definitions, crowd=self.crowd,
+                         scheduler=scheduler)
+        self.results = Results(world, datasets=self.datasets, crowd=self.crowd)
+        self.signals = Signals(world, audiences=self.audiences, definitions=self.definitions, scheduler=scheduler)
+        self.crowd.bind(jobs=self.jobs, results=self.results)
+        scheduler.bind(identity=self.identity, audiences=self.audiences, jobs=self.jobs, signals=self.signals,
+                       crowd=self.crowd)
         self._server: Server | None = None
         #: How the SDK's blocking calls move time (see ``autoadvance``): "next-event" or "off".
         self.auto_advance = "next-event"
@@ -296,16 +307,15 @@ class Simulator:
 
     def events(self, since: int = 0) -> list[dict[str, Any]]:
         """The event log: what happened, when, in order."""
-        return self.store.select("events", "seq > ?", [since], order_by="seq")
+        return self.world.log.events(since)
 
     def event_log(self) -> str:
         """The event log as text, one line per event: the thing determinism tests compare."""
-        return "".join(f"{e['at']} {e['kind']} {e['subject']} {json.dumps(e['data'], sort_keys=True)}\n"
-                       for e in self.events())
+        return self.world.log.text()
 
     def events_jsonl(self, since: int = 0) -> str:
         """The event log as JSON lines (``seq``, ``at``, ``kind``, ``subject``, ``data``)."""
-        return "".join(json.dumps(e, sort_keys=True) + "\n" for e in self.events(since))
+        return self.world.log.jsonl(since)
 
     @property
     def http_faults(self) -> "HttpFaults":

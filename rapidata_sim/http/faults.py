@@ -48,7 +48,6 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..domain.base import Service
 from ..core.errors import ValidationFailed
 from .inputs import Body
 from .problems import problem
@@ -201,8 +200,8 @@ class HttpFaults:
             self._rules.append(rule)
         sim = self.sim
         with sim.store.transaction():
-            Service(sim).record("http.fault_rule", rule_id, **{k: v for k, v in rule.to_dict().items()
-                                                              if k not in ("id", "injected", "remaining")})
+            sim.world.log.record("http.fault_rule", rule_id, **{k: v for k, v in rule.to_dict().items()
+                                                                 if k not in ("id", "injected", "remaining")})
         return rule
 
     def rules(self) -> list[HttpFaultRule]:
@@ -217,7 +216,7 @@ class HttpFaults:
         if n:
             sim = self.sim
             with sim.store.transaction():
-                Service(sim).record("http.faults_cleared", "http", rules=n)
+                sim.world.log.record("http.faults_cleared", "http", rules=n)
         return n
 
     def decide(self, method: str, path: str) -> Decision | None:
@@ -240,8 +239,8 @@ class HttpFaults:
         sim = self.sim
         with sim.store.transaction():  # its own: no handler runs, nothing else to commit or roll back
             sim.scheduler.sync()  # as every request does: the world catches up before the event is logged
-            Service(sim).record("http.fault", path, method=method, status=decision.status, latencyMs=latency,
-                                rules=list(decision.rules), traceId=trace_id)
+            sim.world.log.record("http.fault", path, method=method, status=decision.status, latencyMs=latency,
+                                 rules=list(decision.rules), traceId=trace_id)
         return decision
 
 
