@@ -54,7 +54,7 @@ from .problems import problem
 from .routing import Call, endpoint
 
 if TYPE_CHECKING:
-    from ..simulator import Simulator
+    from ..engine import Engine
 
 #: The most latency one request gets, whatever the rules say (milliseconds).
 MAX_LATENCY_MS = 10_000
@@ -141,7 +141,7 @@ def _is_control(path: str) -> bool:
 class HttpFaults:
     """The HTTP fault rules of one world (get it with ``http_faults(sim)``)."""
 
-    def __init__(self, sim: "Simulator") -> None:
+    def __init__(self, sim: "Engine") -> None:
         self._sim = weakref.ref(sim)
         self._seed = sim.seed
         self._rules: list[HttpFaultRule] = []
@@ -150,7 +150,7 @@ class HttpFaults:
         self._trace_rng = random.Random(f"{sim.seed}/http-faults/trace-ids")
 
     @property
-    def sim(self) -> "Simulator":
+    def sim(self) -> "Engine":
         sim = self._sim()
         if sim is None:
             raise RuntimeError("the world of these HTTP fault rules is gone")
@@ -244,11 +244,11 @@ class HttpFaults:
         return decision
 
 
-_worlds: "weakref.WeakKeyDictionary[Simulator, HttpFaults]" = weakref.WeakKeyDictionary()
+_worlds: "weakref.WeakKeyDictionary[Engine, HttpFaults]" = weakref.WeakKeyDictionary()
 _worlds_lock = threading.Lock()
 
 
-def http_faults(sim: "Simulator") -> HttpFaults:
+def http_faults(sim: "Engine") -> HttpFaults:
     """The HTTP fault rules of ``sim`` (created empty on first use)."""
     with _worlds_lock:
         faults = _worlds.get(sim)
@@ -257,14 +257,14 @@ def http_faults(sim: "Simulator") -> HttpFaults:
         return faults
 
 
-def _active(sim: "Simulator") -> HttpFaults | None:
+def _active(sim: "Engine") -> HttpFaults | None:
     return _worlds.get(sim)
 
 
 class HttpFaultMiddleware:
     """Pure ASGI, in front of every route: applies the world's rules to each request."""
 
-    def __init__(self, app: ASGIApp, sim: "Simulator") -> None:
+    def __init__(self, app: ASGIApp, sim: "Engine") -> None:
         self.app = app
         self.sim = sim
 
@@ -321,7 +321,7 @@ def _clear(call: Call) -> Response:
     return Response(status_code=204)
 
 
-def routes(sim: "Simulator") -> list[Route]:
+def routes(sim: "Engine") -> list[Route]:
     path = f"{CONTROL_PREFIX}/faults/http"
     return [
         Route(path, endpoint(sim, _add, body=AddHttpFault), methods=["POST"]),
