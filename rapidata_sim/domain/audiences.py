@@ -7,8 +7,10 @@ from typing import Any
 from ..core.errors import NotFound, ValidationFailed
 from ..core.querying import ListSpec, Page, Query
 from ..core.clock import check_span, iso, parse_iso
+from ..core.world import World
 from ..crowd.population import Population
 from .base import Principal, Service
+from .ports import Scheduling
 
 AUDIENCE_LIST = ListSpec(
     filters={
@@ -28,6 +30,10 @@ DEFAULT_GRADUATION_RULE = {"_t": "TaskAccuracy", "targetAccuracy": 0.8, "minTask
 
 
 class Audiences(Service):
+    def __init__(self, world: World, *, scheduler: Scheduling) -> None:
+        super().__init__(world)
+        self.scheduler = scheduler
+
     def create(self, *, name: str, organization_id: str, owner_id: str, owner_mail: str,
                audience_id: str | None = None, description: str | None = None, status: str = "Ready",
                is_public: bool = False, filters: list[dict] | None = None,
@@ -117,7 +123,7 @@ class Audiences(Service):
         self.store.update("audiences", audience_id, changes)
         row.update(changes)
         self.record("audience.recruiting_started", audience_id, ready_at=changes["ready_at"])
-        self.sim.scheduler.watch_audience(row)
+        self.scheduler.watch_audience(row)
         return True
 
     def become_ready(self, audience: dict[str, Any], at: str) -> None:

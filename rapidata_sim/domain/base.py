@@ -1,16 +1,14 @@
-"""What every domain service shares: the world's store, clock, ids and event log."""
+"""What every domain service shares: the world (store, clock, ids, settings, event log)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..core.clock import iso
 from ..core.errors import NotFound
 from ..core.querying import ListSpec, Page, Query
-
-if TYPE_CHECKING:
-    from ..simulator import Simulator
+from ..core.world import World
 
 
 @dataclass(frozen=True)
@@ -25,13 +23,14 @@ class Principal:
 
 
 class Service:
-    """A domain service bound to one simulated world."""
+    """A domain service bound to one simulated world; a subclass takes the other services it
+    needs by name (``Simulator`` wires them)."""
 
-    def __init__(self, sim: "Simulator") -> None:
-        self.sim = sim
-        self.store = sim.store
-        self.clock = sim.clock
-        self.ids = sim.ids
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.store = world.store
+        self.clock = world.clock
+        self.ids = world.ids
 
     def now(self) -> str:
         return iso(self.clock.now())
@@ -42,7 +41,7 @@ class Service:
         ``at`` is the instant the event happened, which for scheduled work is
         its due time, not the moment the simulator got round to it.
         """
-        self.store.insert("events", {"at": at or self.now(), "kind": kind, "subject": subject, "data": data})
+        self.world.log.record(kind, subject, at=at, **data)
 
     def _get_live(self, table: str, key: Any, what: str) -> dict[str, Any]:
         row = self.store.get(table, key)

@@ -53,7 +53,7 @@ class Identity(Service):
         client = self.store.get("clients", client_id)
         if client is None or client["deleted"] or not secrets.compare_digest(client["secret"], secret):
             raise OAuthError("invalid_client", "Client authentication failed.", status=400)
-        lifetime = self.sim.config.token_lifetime_seconds if lifetime is None else lifetime
+        lifetime = self.world.config.token_lifetime_seconds if lifetime is None else lifetime
         token = "sim-" + secrets.token_urlsafe(32)
         self.store.insert("tokens", {"token": token, "client_id": client_id, "user_id": client["user_id"],
                                      "expires_at": self.clock.wall_now() + lifetime})

@@ -19,12 +19,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..core.clock import check_instant, iso, parse_iso
+from ..core.world import World
 from ..crowd import referees
 from ..crowd.behaviour import Behaviour
 from ..crowd.labeling import JobCrowd
 from ..crowd.population import Population
 from ..crowd.timeline import Rate
 from .base import Service
+from .ports import JobFaults, VoteCounts
 
 #: Job states a fault can put a job in. All but Failed wait for ``Jobs.resume``.
 FAULT_STATES = {"Failed", "Paused", "ManualApproval", "SpendLimited"}
@@ -40,10 +42,18 @@ def _fixed_rate(seconds: int) -> dict[str, float]:
 
 
 class Crowd(Service):
-    def __init__(self, sim) -> None:
-        super().__init__(sim)
+    #: Bound by ``bind`` (the jobs and results services read the crowd too, so they come after it).
+    jobs: JobFaults
+    results: VoteCounts
+
+    def __init__(self, world: World) -> None:
+        super().__init__(world)
         #: Behaviours by row id, including ones holding callables (never stored).
         self._behaviours: dict[int, Behaviour] = {}
+
+    def bind(self, *, jobs: JobFaults, results: VoteCounts) -> None:
+        self.jobs = jobs
+        self.results = results
 
     # -- populations ------------------------------------------------------------------
 
@@ -131,9 +141,9 @@ class Crowd(Service):
                                              "fault": fault, "remaining": jobs, "created_at": self.now()})
                 self.record("crowd.fault", audience_id, **fault, jobs=jobs)
                 return
-            job = self.sim.jobs.get(job_id)  # type: ignore[arg-type]
+            job = self.jobs.get(job_id)  # type: ignore[arg-type]
             self.record("crowd.fault", job["id"], **fault)
-            self.sim.jobs.schedule_fault(job, fault)
+            self.jobs.schedule_fault(job, fault)
 
     def clear_faults(self, audience_id: str) -> None:
         with self.store.transaction():
@@ -174,7 +184,7 @@ class Crowd(Service):
         rate = Rate.of(population, recruiting_started=audience.get("recruiting_started_at")
                        if audience.get("status") in ("Recruiting", "Created") else None)
         votes = self.votes_needed(definition, revision, audience, plan, at)
-        work = random.Random(f"{self.sim.seed}/{stream}/work").gammavariate(votes, 1.0) if votes else 0.0
+        work = random.Random(f"{self.world.seed}/{stream}/work").gammavariate(votes, 1.0) if votes else 0.0
         plan.update(work=work, rate=rate.to_dict(), votes=votes)
         return plan
 
@@ -215,7 +225,7 @@ class Crowd(Service):
         # draw them (the results draw the same).
         job = {"definition_id": definition["id"], "revision_number": revision["revision_number"],
                "audience_id": audience["id"], "created_at": at, "plan": plan}
-        return self.sim.results.vote_count(job)
+        return self.results.vote_count(job)
 
     def job_crowd(self, job: dict[str, Any], revision: dict[str, Any]) -> JobCrowd:
         plan = job["plan"] or {}
@@ -223,7 +233,7 @@ class Crowd(Service):
         behaviour = self.behaviour_for(job["audience_id"], job["definition_id"], job["created_at"],
                                        upto=plan.get("behaviour"))
         flags = {f.get("key") for f in (revision.get("feature_flags") or []) if isinstance(f, dict)}
-        return JobCrowd(seed=self.sim.seed, stream=plan.get("stream") or job.get("id", ""), behaviour=behaviour,
+        return JobCrowd(seed=self.world.seed, stream=plan.get("stream") or job.get("id", ""), behaviour=behaviour,
                         population=self.population(audience), referee=revision["referee"],
                         allow_unsure=UNSURE_FLAG in flags)
 

@@ -12,7 +12,12 @@ from typing import Any
 from ..core.clock import iso, parse_iso
 from ..core.errors import NotFound, SimError, ValidationFailed
 from ..core.querying import ListSpec, Page, Query
+from ..core.world import World
+from .audiences import Audiences
 from .base import Principal, Service
+from .definitions import Definitions
+from .job_plans import Crowd
+from .ports import Scheduling
 
 JOB_LIST = ListSpec(
     filters={
@@ -40,16 +45,24 @@ def results_file_name(job_id: str) -> str:
 
 
 class Jobs(Service):
+    def __init__(self, world: World, *, audiences: Audiences, definitions: Definitions, crowd: Crowd,
+                 scheduler: Scheduling) -> None:
+        super().__init__(world)
+        self.audiences = audiences
+        self.definitions = definitions
+        self.crowd = crowd
+        self.scheduler = scheduler
+
     def create(self, who: Principal, *, definition_id: str, audience_id: str, revision_number: int | None = None,
                name: str | None = None, preceding_job_id: str | None = None) -> dict[str, Any]:
         errors: dict[str, list[str]] = {}
         definition = revision = audience = None
         try:
-            definition = self.sim.definitions.get(definition_id, who)
+            definition = self.definitions.get(definition_id, who)
         except NotFound as exc:
             errors["jobDefinitionId"] = [exc.detail]
         try:
-            audience = self.sim.audiences.get(audience_id, who)
+            audience = self.audiences.get(audience_id, who)
         except NotFound as exc:
             errors["audienceId"] = [exc.detail]
         if definition is not None:
@@ -66,7 +79,7 @@ class Jobs(Service):
         assert definition is not None and revision is not None and audience is not None
         # Assigning a job to a custom audience that never recruited starts its recruiting.
         at = self.now()
-        recruiting_started = self.sim.audiences.start_recruiting(None, audience["id"], at=at)
+        recruiting_started = self.audiences.start_recruiting(None, audience["id"], at=at)
         if recruiting_started:
             audience = self.store.get("audiences", audience["id"])
         job = self._start(who, definition, revision, audience, name=name, preceding_job_id=preceding_job_id, at=at)
@@ -76,7 +89,7 @@ class Jobs(Service):
     def new_row(self, who: Principal, definition: dict, revision: dict, audience: dict, *, at: str,
                 name: str | None = None, preceding_job_id: str | None = None) -> dict[str, Any]:
         """A job as it is at creation (not stored), planned by the world's crowd."""
-        crowd = self.sim.crowd
+        crowd = self.crowd
         plan = crowd.plan(definition, revision, audience, at=at)
         start = parse_iso(at)
         due = crowd.finish_at(plan, start)
@@ -119,7 +132,7 @@ class Jobs(Service):
     def _halt(self, job: dict[str, Any], state: str, at: str, *, message: str | None = None) -> None:
         """Stop a running job in ``state`` at ``at``, keeping the work done so far (in the dict)."""
         running = job["state"] == "Running"
-        plan = self.sim.crowd.checkpoint(job["plan"], at) if running else dict(job["plan"], since=at)
+        plan = self.crowd.checkpoint(job["plan"], at) if running else dict(job["plan"], since=at)
         plan.pop("fault", None)
         job.update(state=state, plan=plan, completes_at=None)
         if state == "Failed":
@@ -134,7 +147,7 @@ class Jobs(Service):
         self.record("job.created", row["id"], at=at, definition=definition["id"],
                     revision=revision["revision_number"], audience=audience["id"], completes_at=row["completes_at"])
         self.record_settled(row)
-        self.sim.scheduler.watch_job(row)
+        self.scheduler.watch_job(row)
         return row
 
     def get(self, job_id: str, who: Principal | None = None) -> dict[str, Any]:
@@ -172,7 +185,7 @@ class Jobs(Service):
         job = self.get(job_id, who)
         revision = self.store.get("revisions", (job["definition_id"], job["revision_number"]))
         total = self.store.count("datapoints", "dataset_id = ?", [revision["dataset_id"]]) if revision else 0
-        fraction = self.sim.crowd.done(job, self.clock.now())
+        fraction = self.crowd.done(job, self.clock.now())
         votes = (job["plan"] or {}).get("votes", total)
         return {"completion_percentage": round(fraction * 100, 2), "total": total,
                 "completed": int(total * fraction), "state": LABELING_STATE.get(job["state"], "Created"),
@@ -195,11 +208,11 @@ class Jobs(Service):
         if job["state"] in HALTED:
             now = self.clock.now()
             plan = dict(job["plan"], since=iso(now))
-            due = self.sim.crowd.finish_at(plan, now)
+            due = self.crowd.finish_at(plan, now)
             job.update(state="Running", plan=plan, completes_at=iso(due) if due is not None else None)
             self.store.update("jobs", job_id, {"state": "Running", "plan": plan, "completes_at": job["completes_at"]})
             self.record("job.resumed", job_id)
-            self.sim.scheduler.watch_job(job)
+            self.scheduler.watch_job(job)
 
     def schedule_fault(self, job: dict[str, Any], fault: dict[str, Any]) -> None:
         """A fault injected into one existing job (see ``Crowd.inject``)."""
@@ -207,11 +220,11 @@ class Jobs(Service):
             raise SimError(f"Job '{job['id']}' is {job['state']}; only a running job can be made to fail.")
         now = self.clock.now()
         # Bank the work done so far, so at_progress counts from the job's true progress.
-        plan = self.sim.crowd.checkpoint(job["plan"], iso(now))
+        plan = self.crowd.checkpoint(job["plan"], iso(now))
         plan.pop("fixed", None)
         job["plan"] = plan
         finish = parse_iso(job["completes_at"]) if job["completes_at"] else None
-        when = self.sim.crowd.fault_instant(plan, fault, now, finish)
+        when = self.crowd.fault_instant(plan, fault, now, finish)
         if when is None:
             self.store.update("jobs", job["id"], {"plan": plan})
             return
@@ -219,9 +232,9 @@ class Jobs(Service):
         job["completes_at"] = iso(when)
         self.store.update("jobs", job["id"], {"plan": plan, "completes_at": job["completes_at"]})
         if when <= now:
-            self.sim.scheduler.complete_now(job)
+            self.scheduler.complete_now(job)
         else:
-            self.sim.scheduler.watch_job(job)
+            self.scheduler.watch_job(job)
 
     def delete(self, who: Principal, job_id: str) -> None:
         self.get(job_id, who)

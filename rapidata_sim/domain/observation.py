@@ -16,13 +16,27 @@ dicts a ``LocalWorld`` does.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 from ..core.errors import NotFound
 
 if TYPE_CHECKING:
+    from ..core.store import Store
     from .base import Principal
-    from ..simulator import Simulator
+    from .jobs import Jobs
+    from .results import Results
+    from .signals import Signals
+
+
+class Observed(Protocol):
+    """What these readers take of a world (the ``Simulator`` facade has it)."""
+
+    store: "Store"
+    signals: "Signals"
+    jobs: "Jobs"
+    results: "Results"
+
+    def counters(self, signal_id: str, upcoming: int = 5) -> dict[str, Any]: ...
 
 
 class Run(TypedDict):
@@ -66,7 +80,7 @@ class Counters(TypedDict):
     upcoming: list[str]
 
 
-def runs(sim: "Simulator", who: "Principal | None", signal_id: str) -> list[Run]:
+def runs(sim: Observed, who: "Principal | None", signal_id: str) -> list[Run]:
     """The signal's runs, oldest first (start time, then the order they were recorded)."""
     if who is not None:
         sim.signals.get(who, signal_id)
@@ -74,7 +88,7 @@ def runs(sim: "Simulator", who: "Principal | None", signal_id: str) -> list[Run]
     return [Run(**{k: r[k] for k in Run.__annotations__}) for r in rows]  # type: ignore[typeddict-item]
 
 
-def _job_row(sim: "Simulator", who: "Principal | None", job_id: str) -> dict[str, Any]:
+def _job_row(sim: Observed, who: "Principal | None", job_id: str) -> dict[str, Any]:
     if who is not None:
         return sim.jobs.get(job_id, who)
     row = sim.store.get("jobs", job_id)
@@ -83,17 +97,17 @@ def _job_row(sim: "Simulator", who: "Principal | None", job_id: str) -> dict[str
     return row
 
 
-def job(sim: "Simulator", who: "Principal | None", job_id: str) -> Job:
+def job(sim: Observed, who: "Principal | None", job_id: str) -> Job:
     row = _job_row(sim, who, job_id)
     return Job(**{k: row[k] for k in Job.__annotations__})  # type: ignore[typeddict-item]
 
 
-def results(sim: "Simulator", who: "Principal | None", job_id: str) -> dict[str, Any]:
+def results(sim: Observed, who: "Principal | None", job_id: str) -> dict[str, Any]:
     """The job's results document as of now (preliminary while it runs), read without side effects."""
     return sim.results.current(_job_row(sim, who, job_id))
 
 
-def counters(sim: "Simulator", who: "Principal | None", signal_id: str, upcoming: int = 5) -> Counters:
+def counters(sim: Observed, who: "Principal | None", signal_id: str, upcoming: int = 5) -> Counters:
     if who is not None:
         sim.signals.get(who, signal_id)
     c = sim.counters(signal_id, upcoming)

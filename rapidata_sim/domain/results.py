@@ -15,11 +15,19 @@ from typing import Any, Iterator
 
 from ..crowd import referees
 from ..crowd.labeling import JobCrowd
+from ..core.world import World
 from .base import Service
+from .datasets import Datasets
+from .job_plans import Crowd
 
 class Results(Service):
+    def __init__(self, world: World, *, datasets: Datasets, crowd: Crowd) -> None:
+        super().__init__(world)
+        self.datasets = datasets
+        self.crowd = crowd
+
     def assets_base_url(self) -> str:
-        return self.sim.config.assets_base_url.rstrip("/")
+        return self.world.config.assets_base_url.rstrip("/")
 
     def document(self, job: dict[str, Any], fraction: float = 1.0) -> dict[str, Any]:
         """The results file of ``job``; ``fraction`` < 1 gives the answers so far (preliminary)."""
@@ -30,8 +38,8 @@ class Results(Service):
         revision = self.store.get("revisions", (job["definition_id"], job["revision_number"]))
         workflow, referee = revision["workflow"], revision["referee"]
         kind, rapid = _kind(workflow)
-        datapoints = self.sim.datasets.datapoints(revision["dataset_id"])
-        crowd = self.sim.crowd.job_crowd(job, revision)
+        datapoints = self.datasets.datapoints(revision["dataset_id"])
+        crowd = self.crowd.job_crowd(job, revision)
         info_type, version, results, summary = self._builder(kind)(crowd, datapoints, fraction, rapid, referee)
         definition = self.store.get("job_definitions", job["definition_id"])
         # The guides' results show the definition's name here, not the job's "name:revision".
@@ -45,14 +53,14 @@ class Results(Service):
     def current(self, job: dict[str, Any]) -> dict[str, Any]:
         """The answers in by now: all of them for a completed job, the ones before a failure
         or a pause, the share delivered so far for a running one (preliminary results)."""
-        return self.document(job, fraction=self.sim.crowd.done(job, self.clock.now()))
+        return self.document(job, fraction=self.crowd.done(job, self.clock.now()))
 
     def vote_count(self, job: dict[str, Any]) -> int:
         """How many votes ``job`` collects in all (drawing them: for referees that stop early)."""
         revision = self.store.get("revisions", (job["definition_id"], job["revision_number"]))
         kind, rapid = _kind(revision["workflow"])
-        crowd = self.sim.crowd.job_crowd(job, revision)
-        datapoints = self.sim.datasets.datapoints(revision["dataset_id"])
+        crowd = self.crowd.job_crowd(job, revision)
+        datapoints = self.datasets.datapoints(revision["dataset_id"])
         return sum(len(votes) for _, votes in self._votes(kind, crowd, datapoints, rapid))
 
     def _builder(self, kind: str | None):
@@ -91,7 +99,7 @@ class Results(Service):
         if asset.get("_t") == "TextAssetInput":
             return asset.get("text", ""), None
         name = asset.get("name", "")
-        return self.sim.datasets.asset_original_name(name), f"{self.assets_base_url()}/{name}"
+        return self.datasets.asset_original_name(name), f"{self.assets_base_url()}/{name}"
 
     @staticmethod
     def _segment(datapoint: dict, key: str) -> dict | None:

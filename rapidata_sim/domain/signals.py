@@ -13,7 +13,11 @@ from typing import Any
 from ..core.clock import iso, parse_iso
 from ..core.errors import Forbidden, NotFound, ValidationFailed
 from ..core.querying import ListSpec, Page, Query
+from ..core.world import World
+from .audiences import Audiences
 from .base import Principal, Service
+from .definitions import Definitions
+from .ports import Scheduling
 
 MIN_INTERVAL_SECONDS = 60
 MAX_INTERVAL_SECONDS = 2**31 - 1
@@ -46,6 +50,13 @@ def next_on_grid(anchor: datetime, interval: timedelta, after: datetime) -> date
 
 
 class Signals(Service):
+    def __init__(self, world: World, *, audiences: Audiences, definitions: Definitions,
+                 scheduler: Scheduling) -> None:
+        super().__init__(world)
+        self.audiences = audiences
+        self.definitions = definitions
+        self.scheduler = scheduler
+
     def _check_interval(self, value: int, errors: dict[str, list[str]]) -> None:
         if value < MIN_INTERVAL_SECONDS:
             errors["intervalSeconds"] = [
@@ -61,11 +72,11 @@ class Signals(Service):
             errors["name"] = ["'Name' must not be empty."]
         self._check_interval(interval_seconds, errors)
         try:
-            self.sim.audiences.get(audience_id, who)
+            self.audiences.get(audience_id, who)
         except NotFound as exc:
             errors["audienceId"] = [exc.detail]
         try:
-            definition = self.sim.definitions.get(job_definition_id, who)
+            definition = self.definitions.get(job_definition_id, who)
             if revision_number is not None and self.store.get(
                     "revisions", (job_definition_id, revision_number)) is None:
                 errors["revisionNumber"] = [
@@ -85,7 +96,7 @@ class Signals(Service):
             "deleted": False,
         })
         self.record("signal.created", row["id"], interval_seconds=interval_seconds, next_run_at=row["next_run_at"])
-        self.sim.scheduler.watch_signal(row)
+        self.scheduler.watch_signal(row)
         return row
 
     def get(self, who: Principal | None, signal_id: str) -> dict[str, Any]:
@@ -124,7 +135,7 @@ class Signals(Service):
         self.store.update("signals", signal_id, changes)
         self.record("signal.updated", signal_id, **changes)
         if "next_run_at" in changes:
-            self.sim.scheduler.watch_signal({**row, **changes})
+            self.scheduler.watch_signal({**row, **changes})
 
     def set_paused(self, who: Principal, signal_id: str, paused: bool) -> None:
         row = self._get_owned(who, signal_id)
@@ -139,7 +150,7 @@ class Signals(Service):
         self.store.update("signals", signal_id, changes)
         self.record("signal.paused" if paused else "signal.resumed", signal_id)
         if not paused:
-            self.sim.scheduler.watch_signal({**row, **changes})
+            self.scheduler.watch_signal({**row, **changes})
 
     def delete(self, who: Principal, signal_id: str) -> None:
         self._get_owned(who, signal_id)
@@ -153,11 +164,11 @@ class Signals(Service):
                    "pending_trigger_at": row["pending_trigger_at"] or self.now()}
         self.store.update("signals", signal_id, changes)
         self.record("signal.triggered", signal_id)
-        self.sim.scheduler.watch_signal({**row, **changes})
+        self.scheduler.watch_signal({**row, **changes})
 
     def runs(self, who: Principal, signal_id: str, query: Query) -> Page:
         self.get(who, signal_id)
-        self.sim.scheduler.start_pending_triggers(signal_id)
+        self.scheduler.start_pending_triggers(signal_id)
         return self._page("signal_runs", RUN_LIST, query, "signal_id = ?", [signal_id])
 
     def run(self, who: Principal, run_id: str) -> dict[str, Any]:

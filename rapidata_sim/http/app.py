@@ -18,7 +18,7 @@ from . import app_pages, assets, audiences, auth, control, dashboard, faults, jo
 from .problems import problem
 
 if TYPE_CHECKING:
-    from ..simulator import Simulator
+    from ..engine import Engine
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -32,7 +32,7 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     return problem(500, "Internal Server Error", "An unexpected error occurred.")
 
 
-def create_app(sim: "Simulator") -> Starlette:
+def create_app(sim: "Engine") -> Starlette:
     routes = [*auth.routes(sim), *audiences.routes(sim), *assets.routes(sim), *jobs.routes(sim),
               *signals.routes(sim), *control.routes(sim), *observe.routes(sim), *faults.routes(sim),
               *dashboard.routes(sim)]

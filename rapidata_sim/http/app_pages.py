@@ -31,7 +31,7 @@ from ..core.errors import NotFound, SimError
 from .dashboard import shell
 
 if TYPE_CHECKING:
-    from ..simulator import Simulator
+    from ..engine import Engine
 
 COOKIE = "simToken"
 LISTED = 20
@@ -46,13 +46,13 @@ def _link(text: str, href: str) -> dict[str, str]:
     return {"text": text, "href": href}
 
 
-def _jobs_where(sim: "Simulator", who: Principal, column: str, value: str) -> list[dict[str, str]]:
+def _jobs_where(sim: "Engine", who: Principal, column: str, value: str) -> list[dict[str, str]]:
     rows = sim.store.select("jobs", f"deleted = 0 AND organization_id = ? AND {column} = ?",
                             [who.organization_id, value], order_by="created_at DESC, rowid DESC", limit=LISTED)
     return [_link(f"job {r['name']} ({r['state']})", _job_path(r)) for r in rows]
 
 
-def definition(sim: "Simulator", who: Principal, p: dict[str, str]) -> Doc:
+def definition(sim: "Engine", who: Principal, p: dict[str, str]) -> Doc:
     row = sim.definitions.get(p["definition_id"], who)
     signals = sim.store.select("signals", "deleted = 0 AND job_definition_id = ? AND (owner_id = ? OR "
                                "(is_public = 1 AND organization_id = ?))",
@@ -64,7 +64,7 @@ def definition(sim: "Simulator", who: Principal, p: dict[str, str]) -> Doc:
                       *_jobs_where(sim, who, "definition_id", row["id"])]}
 
 
-def job(sim: "Simulator", who: Principal, p: dict[str, str]) -> Doc:
+def job(sim: "Engine", who: Principal, p: dict[str, str]) -> Doc:
     row = sim.jobs.get(p["job_id"], who)
     if row["audience_id"] != p["audience_id"]:  # the SDK's link names the job's own audience
         raise NotFound(f"Job '{row['id']}' is not on audience '{p['audience_id']}'.")
@@ -81,29 +81,29 @@ def job(sim: "Simulator", who: Principal, p: dict[str, str]) -> Doc:
                             f"/audiences/{row['audience_id']}")]}
 
 
-def audience(sim: "Simulator", who: Principal, p: dict[str, str]) -> Doc:
+def audience(sim: "Engine", who: Principal, p: dict[str, str]) -> Doc:
     row = sim.audiences.get(p["audience_id"], who)
     return _audience(sim, who, row)
 
 
-def unlisted(sim: "Simulator", who: Principal, p: dict[str, str]) -> Doc:
+def unlisted(sim: "Engine", who: Principal, p: dict[str, str]) -> Doc:
     """``/label/{id}``: the page annotators of an unlisted audience (``ula_``) get."""
     return _audience(sim, who, sim.audiences.get_unlisted(p["audience_id"], who))
 
 
-def _audience(sim: "Simulator", who: Principal, row: dict[str, Any]) -> Doc:
+def _audience(sim: "Engine", who: Principal, row: dict[str, Any]) -> Doc:
     return {"kind": "Audience", "id": row["id"], "name": row["name"],
             "fields": [["status", row["status"]], ["qualified labelers", row["qualified_user_count"]],
                        ["public", row["is_public"]], ["description", row["description"] or ""]],
             "links": _jobs_where(sim, who, "audience_id", row["id"])}
 
 
-def unlisted_job(sim: "Simulator", who: Principal, p: dict[str, str]) -> Doc:
+def unlisted_job(sim: "Engine", who: Principal, p: dict[str, str]) -> Doc:
     sim.audiences.get_unlisted(p["audience_id"], who)
     return job(sim, who, p)
 
 
-def signal(sim: "Simulator", who: Principal, p: dict[str, str]) -> Doc:
+def signal(sim: "Engine", who: Principal, p: dict[str, str]) -> Doc:
     row = sim.signals.get(who, p["signal_id"])
     counts = sim.counters(row["id"], upcoming=1)
     runs = sim.store.select("signal_runs", "signal_id = ? AND audience_job_id IS NOT NULL", [row["id"]],
@@ -123,14 +123,14 @@ class NotSimulated(NotFound):
     """A kind of object the simulator has none of, in any world."""
 
 
-def not_simulated(what: str) -> Callable[["Simulator", Principal, dict[str, str]], Doc]:
-    def describe(sim: "Simulator", who: Principal, p: dict[str, str]) -> Doc:
+def not_simulated(what: str) -> Callable[["Engine", Principal, dict[str, str]], Doc]:
+    def describe(sim: "Engine", who: Principal, p: dict[str, str]) -> Doc:
         raise NotSimulated(f"rapidata-sim does not simulate {what}: there is nothing to show here.")
     return describe
 
 
 #: Every app path SDK 3.27.1 links to (and where), then the two the pages above link to.
-PAGES: list[tuple[str, Callable[["Simulator", Principal, dict[str, str]], Doc]]] = [
+PAGES: list[tuple[str, Callable[["Engine", Principal, dict[str, str]], Doc]]] = [
     ("/definitions/{definition_id}", definition),  # config/_qr_preview.py, RapidataJobDefinition
     ("/audiences/{audience_id}/job/{job_id}", job),  # RapidataJob.job_details_page
     ("/label/{audience_id}", unlisted),  # RapidataUnlistedAudience.link
@@ -144,7 +144,7 @@ PAGES: list[tuple[str, Callable[["Simulator", Principal, dict[str, str]], Doc]]]
 _COMPILED = [(compile_path(template)[0], describe) for template, describe in PAGES]
 
 
-def describe(sim: "Simulator", who: Principal, path: str) -> Doc:
+def describe(sim: "Engine", who: Principal, path: str) -> Doc:
     """The object at app path ``path`` as ``who`` may see it; NotFound otherwise."""
     for pattern, describe_one in _COMPILED:
         m = pattern.match(path)
@@ -179,7 +179,7 @@ def cookie_token(scope: dict[str, Any]) -> str:
     return ""
 
 
-def _viewer(sim: "Simulator", request: Request) -> Principal | None:
+def _viewer(sim: "Engine", request: Request) -> Principal | None:
     """Whoever the cookie says, else the world's default client; None if neither."""
     token = request.cookies.get(COOKIE)
     if token:
@@ -191,7 +191,7 @@ def _viewer(sim: "Simulator", request: Request) -> Principal | None:
     return sim.identity.principal(client["user"], client_id=client["id"]) if client else None
 
 
-def page(sim: "Simulator", request: Request) -> HTMLResponse:
+def page(sim: "Engine", request: Request) -> HTMLResponse:
     """The dashboard on an object's path: 200 if the viewer may see the object, else 404."""
     who = _viewer(sim, request)
     try:
@@ -210,7 +210,7 @@ class PagesMiddleware:
     """The app host's pages in front of the API (whose paths they do not share): a GET of a
     page path is answered here, everything else passes to the API's routes."""
 
-    def __init__(self, app: Any, sim: "Simulator") -> None:
+    def __init__(self, app: Any, sim: "Engine") -> None:
         self.app, self.sim = app, sim
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:

@@ -48,14 +48,13 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..domain.base import Service
 from ..core.errors import ValidationFailed
 from .inputs import Body
 from .problems import problem
 from .routing import Call, endpoint
 
 if TYPE_CHECKING:
-    from ..simulator import Simulator
+    from ..engine import Engine
 
 #: The most latency one request gets, whatever the rules say (milliseconds).
 MAX_LATENCY_MS = 10_000
@@ -142,7 +141,7 @@ def _is_control(path: str) -> bool:
 class HttpFaults:
     """The HTTP fault rules of one world (get it with ``http_faults(sim)``)."""
 
-    def __init__(self, sim: "Simulator") -> None:
+    def __init__(self, sim: "Engine") -> None:
         self._sim = weakref.ref(sim)
         self._seed = sim.seed
         self._rules: list[HttpFaultRule] = []
@@ -151,7 +150,7 @@ class HttpFaults:
         self._trace_rng = random.Random(f"{sim.seed}/http-faults/trace-ids")
 
     @property
-    def sim(self) -> "Simulator":
+    def sim(self) -> "Engine":
         sim = self._sim()
         if sim is None:
             raise RuntimeError("the world of these HTTP fault rules is gone")
@@ -201,8 +200,8 @@ class HttpFaults:
             self._rules.append(rule)
         sim = self.sim
         with sim.store.transaction():
-            Service(sim).record("http.fault_rule", rule_id, **{k: v for k, v in rule.to_dict().items()
-                                                              if k not in ("id", "injected", "remaining")})
+            sim.world.log.record("http.fault_rule", rule_id, **{k: v for k, v in rule.to_dict().items()
+                                                                 if k not in ("id", "injected", "remaining")})
         return rule
 
     def rules(self) -> list[HttpFaultRule]:
@@ -217,7 +216,7 @@ class HttpFaults:
         if n:
             sim = self.sim
             with sim.store.transaction():
-                Service(sim).record("http.faults_cleared", "http", rules=n)
+                sim.world.log.record("http.faults_cleared", "http", rules=n)
         return n
 
     def decide(self, method: str, path: str) -> Decision | None:
@@ -240,16 +239,16 @@ class HttpFaults:
         sim = self.sim
         with sim.store.transaction():  # its own: no handler runs, nothing else to commit or roll back
             sim.scheduler.sync()  # as every request does: the world catches up before the event is logged
-            Service(sim).record("http.fault", path, method=method, status=decision.status, latencyMs=latency,
-                                rules=list(decision.rules), traceId=trace_id)
+            sim.world.log.record("http.fault", path, method=method, status=decision.status, latencyMs=latency,
+                                 rules=list(decision.rules), traceId=trace_id)
         return decision
 
 
-_worlds: "weakref.WeakKeyDictionary[Simulator, HttpFaults]" = weakref.WeakKeyDictionary()
+_worlds: "weakref.WeakKeyDictionary[Engine, HttpFaults]" = weakref.WeakKeyDictionary()
 _worlds_lock = threading.Lock()
 
 
-def http_faults(sim: "Simulator") -> HttpFaults:
+def http_faults(sim: "Engine") -> HttpFaults:
     """The HTTP fault rules of ``sim`` (created empty on first use)."""
     with _worlds_lock:
         faults = _worlds.get(sim)
@@ -258,14 +257,14 @@ def http_faults(sim: "Simulator") -> HttpFaults:
         return faults
 
 
-def _active(sim: "Simulator") -> HttpFaults | None:
+def _active(sim: "Engine") -> HttpFaults | None:
     return _worlds.get(sim)
 
 
 class HttpFaultMiddleware:
     """Pure ASGI, in front of every route: applies the world's rules to each request."""
 
-    def __init__(self, app: ASGIApp, sim: "Simulator") -> None:
+    def __init__(self, app: ASGIApp, sim: "Engine") -> None:
         self.app = app
         self.sim = sim
 
@@ -322,7 +321,7 @@ def _clear(call: Call) -> Response:
     return Response(status_code=204)
 
 
-def routes(sim: "Simulator") -> list[Route]:
+def routes(sim: "Engine") -> list[Route]:
     path = f"{CONTROL_PREFIX}/faults/http"
     return [
         Route(path, endpoint(sim, _add, body=AddHttpFault), methods=["POST"]),

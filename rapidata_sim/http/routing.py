@@ -28,7 +28,7 @@ from .inputs import int32
 from .problems import new_trace_id, problem
 
 if TYPE_CHECKING:
-    from ..simulator import Simulator
+    from ..engine import Engine
 
 log = logging.getLogger("rapidata_sim.http")
 
@@ -44,7 +44,7 @@ class BodyTooLarge(Exception):
 class Call:
     """One request, as a handler sees it."""
 
-    sim: "Simulator"
+    sim: "Engine"
     who: Principal
     path: dict[str, str]
     query: QueryParams
@@ -174,7 +174,7 @@ def query_problem(request: Request) -> dict[str, list[str]] | None:
     return errors or None
 
 
-def endpoint(sim: "Simulator", handler: Callable[[Call], Any], *, body: type[pydantic.BaseModel] | None = None,
+def endpoint(sim: "Engine", handler: Callable[[Call], Any], *, body: type[pydantic.BaseModel] | None = None,
              raw_body: bool = False) -> Callable[[Request], Any]:
     """Wrap ``handler`` into a Starlette endpoint bound to ``sim``."""
 

@@ -42,11 +42,16 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from ..core.clock import HORIZON, CalendarError, iso, parse_iso
+from ..core.world import World
 from ..domain.jobs import results_file_name
 from .ledger import COMPLETION, FIRING, Lane, Ledger, Stretch, from_us, to_us
 
 if TYPE_CHECKING:
-    from ..simulator import Simulator
+    from ..domain.audiences import Audiences
+    from ..domain.identity import Identity
+    from ..domain.job_plans import Crowd
+    from ..domain.jobs import Jobs
+    from ..domain.signals import Signals
 
 #: A run's status for the state its job is created in.
 RUN_STATUS = {"Completed": "Completed", "Failed": "Failed"}
@@ -84,9 +89,25 @@ class SchedulerConfig:
 
 
 class Scheduler:
-    def __init__(self, sim: "Simulator", config: SchedulerConfig | None = None) -> None:
-        self.sim = sim
-        self.store = sim.store
+    """Implements ``domain.ports.Scheduling``: services tell it about work through ``watch_*``,
+    ``complete_now`` and ``start_pending_triggers``.
+
+    Built before the services (they are given it) and bound to the ones it acts through by
+    ``bind``; until then it only reads rows.
+    """
+
+    identity: Identity
+    audiences: Audiences
+    jobs: Jobs
+    signals: Signals
+    crowd: Crowd
+
+    def __init__(self, world: World, config: SchedulerConfig | None = None) -> None:
+        self.world = world
+        self.store = world.store
+        self.clock = world.clock
+        self.ids = world.ids
+        self.log = world.log
         self.config = config or SchedulerConfig()
         self._heap: list[tuple[str, int, int, str]] = []
         self._seq = itertools.count()
@@ -96,12 +117,20 @@ class Scheduler:
         # rows the scheduler reads and writes itself; it updates the cached dicts as it writes.
         self._rows: dict[tuple, Any] = {}
         #: Firings of steady stretches, decided but not yet written as rows.
-        self.ledger = Ledger(sim.ids)
+        self.ledger = Ledger(world.ids)
         self.store.deferred = self.ledger
         self.rebuild()
         # A rolled-back transaction may have undone firings whose queue entries were already
         # popped (the grid's next point pushed, the row back at the old one): start again from rows.
         self.store.on_rollback.append(self.rebuild)
+
+    def bind(self, *, identity: Identity, audiences: Audiences, jobs: Jobs, signals: Signals, crowd: Crowd) -> None:
+        """The services the scheduler acts through (firings create jobs, completions settle them)."""
+        self.identity = identity
+        self.audiences = audiences
+        self.jobs = jobs
+        self.signals = signals
+        self.crowd = crowd
 
     # -- the queue ----------------------------------------------------------------
 
@@ -192,7 +221,7 @@ class Scheduler:
         """The signal's owner, as the jobs it creates are made by (cached like the rows)."""
         owner = self._rows.get(("principal", signal["owner_id"]))
         if owner is None:
-            owner = self._rows[("principal", signal["owner_id"])] = self.sim.identity.principal(signal["owner_id"])
+            owner = self._rows[("principal", signal["owner_id"])] = self.identity.principal(signal["owner_id"])
         return owner
 
     def skip_reason(self, signal: dict[str, Any], source: str) -> str | None:
@@ -237,14 +266,13 @@ class Scheduler:
         ``next_run_at`` (scheduled firings) moves the grid on in the same write.
         """
         grid = {"next_run_at": next_run_at} if next_run_at else {}
-        sim = self.sim
-        run = {"id": sim.ids.new("run"), "signal_id": signal["id"], "trigger_source": source, "started_at": at}
+        run = {"id": self.ids.new("run"), "signal_id": signal["id"], "trigger_source": source, "started_at": at}
         reason = self.skip_reason(signal, source)
         if (reason == PREVIOUS_JOB_NOT_FINISHED and self.config.overlap == "buffer_one"
                 and not signal.get("buffered_at")):
             self.store.update("signals", signal["id"], {"buffered_at": at, **grid})
             signal.update(buffered_at=at, **grid)
-            sim.signals.record("signal.buffered", signal["id"], at=at, source=source)
+            self.log.record("signal.buffered", signal["id"], at=at, source=source)
             return run
         if reason is not None:
             run.update(status="Skipped", skipped_reason=reason, completed_at=at)
@@ -252,10 +280,10 @@ class Scheduler:
             if grid:
                 self.store.update("signals", signal["id"], grid)
                 signal.update(grid)
-            sim.signals.record("signal.skipped", signal["id"], at=at, run=run["id"], source=source, reason=reason)
+            self.log.record("signal.skipped", signal["id"], at=at, run=run["id"], source=source, reason=reason)
             return run
         audience = self._cached("audiences", signal["audience_id"])
-        if audience["status"] == "Created" and sim.audiences.start_recruiting(None, audience["id"], at=at):
+        if audience["status"] == "Created" and self.audiences.start_recruiting(None, audience["id"], at=at):
             audience = self._rows[("audiences", audience["id"])] = self.store.get("audiences", audience["id"])
         owner = self._owner(signal)
         definition = self._cached("job_definitions", signal["job_definition_id"])
@@ -264,7 +292,7 @@ class Scheduler:
         if revision is None:
             revision = self._rows[("revision", definition["id"], number)] = self.store.get(
                 "revisions", (definition["id"], number))
-        job = sim.jobs.new_row(owner, definition, revision, audience, at=at)
+        job = self.jobs.new_row(owner, definition, revision, audience, at=at)
         self.store.insert("jobs", job)
         self._rows[("jobs", job["id"])] = job
         run.update(status=RUN_STATUS.get(job["state"], "Running"), audience_job_id=job["id"])
@@ -275,9 +303,9 @@ class Scheduler:
         self.store.insert("signal_runs", run)
         self.store.update("signals", signal["id"], {"last_run_at": at, "last_job_id": job["id"], **grid})
         signal.update(last_run_at=at, last_job_id=job["id"], **grid)
-        sim.signals.record("signal.fired", signal["id"], at=at, run=run["id"], source=source, job=job["id"],
-                           revision=number, completes_at=job["completes_at"])
-        sim.jobs.record_settled(job)
+        self.log.record("signal.fired", signal["id"], at=at, run=run["id"], source=source, job=job["id"],
+                        revision=number, completes_at=job["completes_at"])
+        self.jobs.record_settled(job)
         self.watch_job(job)
         return run
 
@@ -290,7 +318,7 @@ class Scheduler:
 
     def _job_completed(self, job: dict[str, Any]) -> None:
         at = job["completes_at"]
-        self.sim.jobs.complete(job)
+        self.jobs.complete(job)
         if job["state"] not in ("Completed", "Failed"):
             return  # halted (Paused, ManualApproval, SpendLimited): its run is still running
         runs = self.store.select("signal_runs", "audience_job_id = ? AND status = 'Running'", [job["id"]])
@@ -315,7 +343,7 @@ class Scheduler:
             self._rows.clear()
             signal = self._cached("signals", signal_id)
             if signal and signal["pending_triggers"]:
-                self._start_triggers(signal, self.sim.signals.now())
+                self._start_triggers(signal, iso(self.clock.now()))
             self._rows.clear()
 
     def _start_triggers(self, signal: dict[str, Any], at: str) -> None:
@@ -337,7 +365,7 @@ class Scheduler:
         With ``missed`` (an outage), firings are not made but collected per signal,
         and trigger starts due at ``until`` itself wait for the caller's catch-up.
         """
-        until = until or iso(self.sim.clock.now())
+        until = until or iso(self.clock.now())
         processed = 0
         limit = self.config.max_events_per_sync
         fast = self.config.fast_forward and missed is None
@@ -363,14 +391,14 @@ class Scheduler:
                 heapq.heappop(self._heap)
                 due, kind = entry[0], entry[1]
                 if kind == _AUDIENCE:
-                    self.sim.audiences.become_ready(row, due)
+                    self.audiences.become_ready(row, due)
                 elif kind == _JOB:
                     self._job_completed(row)
                 elif kind == _FIRE:
                     nxt = self._next_point(row, due)
                     if missed is not None and not row["is_paused"]:
                         missed.setdefault(row["id"], []).append(due)
-                        self.sim.signals.record("signal.missed", row["id"], at=due)
+                        self.log.record("signal.missed", row["id"], at=due)
                         self.store.update("signals", row["id"], {"next_run_at": nxt})
                         row["next_run_at"] = nxt
                     else:
@@ -406,7 +434,7 @@ class Scheduler:
         number = signal["revision_number"] or definition["latest_revision"]
         key = (definition["id"], number, audience["id"])
         if key not in memo:
-            crowd = self.sim.crowd
+            crowd = self.crowd
             revision = self.store.get("revisions", (definition["id"], number))
             fixed = crowd.fixed_plan(definition, revision, audience) if revision else None
             memo[key] = None if fixed is None or crowd.has_faults(audience["id"]) else (
@@ -414,7 +442,7 @@ class Scheduler:
         if memo[key] is None:
             return None
         revision, fixed, stream, behaviour = memo[key]
-        job = self.sim.jobs.shared_columns(self._owner(signal), definition, revision, audience)
+        job = self.jobs.shared_columns(self._owner(signal), definition, revision, audience)
         return Lane(signal_id=signal["id"], interval_us=signal["interval_seconds"] * 1_000_000,
                     duration_us=seconds * 1_000_000, stream=stream, job=job, behaviour=behaviour,
                     fixed_plan=fixed, revision=number)
@@ -474,7 +502,7 @@ class Scheduler:
             stretch.kind, stretch.lane, stretch.due, stretch.ids, stretch.done, stretch.completes, stretch.last)
         push, pop, counter = heapq.heappush, heapq.heappop, self._seq
         taken = firing = settled_at_once = 0
-        with self.sim.ids.raw() as draw:
+        with self.ids.raw() as draw:
             while local and taken < budget:
                 top = local[0]
                 if top[0] > until_us or (barrier is not None and top > barrier):
@@ -534,7 +562,7 @@ class Scheduler:
         """Stream ids count repeats of (definition, revision, audience, instant): take over the
         count at the stretch's first instant, and leave it right at its last (the only two
         instants anything outside the stretch can share with it)."""
-        ids = self.sim.ids
+        ids = self.ids
         first, last = stretch.due[0], max(due for _, due in stretch.last.values())
         first_at, last_at = iso(from_us(first)), iso(from_us(last))
         for lane in stretch.lanes:
@@ -558,20 +586,19 @@ class Scheduler:
         outage ends, ``catch_up`` decides what fires: nothing, the latest missed
         point once, or every missed point, all at the end instant.
         """
-        sim = self.sim
         self.sync()
-        start = sim.clock.now()
+        start = self.clock.now()
         if not timedelta(0) <= duration <= HORIZON - start:
             raise CalendarError(f"an outage cannot be negative or end after {iso(HORIZON)}, "
                                 "the end of the simulated calendar")
         end = start + duration
-        sim.signals.record("outage.started", "world", at=iso(start), until=iso(end))
+        self.log.record("outage.started", "world", at=iso(start), until=iso(end))
         missed: dict[str, list[str]] = {}
         with self.store.transaction():
             self.sync(until=iso(end), missed=missed)
-            at = iso(sim.clock.advance_to(end, or_stay=True))
-            sim.signals.record("outage.ended", "world", at=at, missed=sum(len(v) for v in missed.values()),
-                               policy=self.config.catch_up)
+            at = iso(self.clock.advance_to(end, or_stay=True))
+            self.log.record("outage.ended", "world", at=at, missed=sum(len(v) for v in missed.values()),
+                            policy=self.config.catch_up)
             self._rows.clear()
             for signal_id, points in missed.items():
                 signal = self._cached("signals", signal_id)

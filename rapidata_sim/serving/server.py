@@ -27,7 +27,7 @@ from ..http.recording import Exchange, RecordingMiddleware
 if TYPE_CHECKING:
     from rapidata import RapidataClient
 
-    from ..simulator import Simulator
+    from ..engine import Engine
 
 
 def connection_env(server: "TLSServer", client: dict[str, Any]) -> dict[str, str]:
@@ -146,6 +146,15 @@ async def _no_world(scope: Any, receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def serve(sim: "Engine", *, host: str = "127.0.0.1", port: int = 0, data_dir: str | Path | None = None,
+          record: bool = False) -> "Server":
+    """The HTTPS server for ``sim``, started on a thread if it has none yet (``Simulator.serve``)."""
+    if sim._server is None:
+        sim._server = Server(sim, host=host, port=port, data_dir=data_dir, record=record)
+        sim._server.start()
+    return sim._server
+
+
 class Server(TLSServer):
     """One ``Simulator``'s world, served to the SDK.
 
@@ -155,7 +164,7 @@ class Server(TLSServer):
     start and a new client.
     """
 
-    def __init__(self, sim: "Simulator", *, host: str = "127.0.0.1", port: int = 0,
+    def __init__(self, sim: "Engine", *, host: str = "127.0.0.1", port: int = 0,
                  data_dir: str | Path | None = None, record: bool = False) -> None:
         self.sim = sim
         self._app = create_app(sim)
@@ -174,7 +183,7 @@ class Server(TLSServer):
         self.sim._server = None
         self._app = _no_world
 
-    def attach(self, sim: "Simulator") -> None:
+    def attach(self, sim: "Engine") -> None:
         """Serve ``sim`` from now on, honouring the tokens issued by earlier worlds."""
         with sim.store.transaction():
             for token in self._tokens:
@@ -218,18 +227,18 @@ class SharedServer:
         self.server: Server | None = None
         self._client: "RapidataClient | None" = None
 
-    def enter(self, sim: "Simulator") -> Server:
+    def enter(self, sim: "Engine") -> Server:
         from ..testing import autoadvance, offline_sdk
 
         if self.server is None:
-            self.server = sim.serve()
+            self.server = serve(sim)
         else:
             self.server.attach(sim)
         offline_sdk.forget_uploads()  # the SDK's upload cache is keyed by host:port, which stays
         autoadvance.activate(sim)
         return self.server
 
-    def leave(self, sim: "Simulator") -> None:
+    def leave(self, sim: "Engine") -> None:
         from ..testing import autoadvance
 
         autoadvance.deactivate(sim)

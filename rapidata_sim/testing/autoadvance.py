@@ -33,7 +33,7 @@ from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..simulator import Simulator
+    from ..engine import Engine
 
 POLICIES = ("next-event", "off")
 
@@ -49,7 +49,7 @@ VIRTUAL_NOW_MODULES = ["rapidata.rapidata_client.signal.rapidata_signal"]
 INSTANT_TIME_MODULES = ["rapidata.rapidata_client.datapoints._batch_asset_uploader"]
 
 _lock = threading.Lock()
-_worlds: list["Simulator"] = []   # the most recently activated world is driven
+_worlds: list["Engine"] = []   # the most recently activated world is driven
 _installed = False
 
 
@@ -98,7 +98,7 @@ def _install() -> None:
     _installed = True
 
 
-def activate(sim: "Simulator") -> None:
+def activate(sim: "Engine") -> None:
     """Make ``sim`` the world whose clock the SDK's waits advance (installs the patches once)."""
     with _lock:
         _install()
@@ -107,7 +107,7 @@ def activate(sim: "Simulator") -> None:
         _worlds.append(sim)
 
 
-def deactivate(sim: "Simulator") -> None:
+def deactivate(sim: "Engine") -> None:
     with _lock:
         if sim in _worlds:
             _worlds.remove(sim)

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterable, Iterator
 
 if TYPE_CHECKING:
-    from ..simulator import Simulator
+    from ..engine import Engine
 
 #: Module prefixes that keep real time inside the context. freezegun decides by looking at a few
 #: frames above each call, so test frameworks must not be listed: they call the code under test.
@@ -31,7 +31,7 @@ DEFAULT_IGNORE = (
 
 
 @contextmanager
-def virtual_process_clock(sim: "Simulator", *, ignore: Iterable[str] = DEFAULT_IGNORE) -> Iterator[object]:
+def virtual_process_clock(sim: "Engine", *, ignore: Iterable[str] = DEFAULT_IGNORE) -> Iterator[object]:
     """Within the block, the code under test sees ``sim.clock`` as the process clock."""
     import freezegun
 
