@@ -80,3 +80,16 @@ def other_client(sim, sdk_env):
 def colleague_client(sim, sdk_env):
     """Another user of the same organization as the default user."""
     return sim.client(client_id="rapidata-sim-colleague", client_secret="colleague-secret")
+
+
+@pytest.fixture
+def worlds_server(tmp_path):
+    """A many-worlds server (``rapidata-sim serve``'s) on a fresh data dir, frozen, the SDK kept offline."""
+    from rapidata_sim.serving.worlds import Worlds, WorldsServer
+    from rapidata_sim.testing import offline_sdk
+
+    offline_sdk.quiet_env()
+    offline_sdk.skip_version_check()
+    srv = WorldsServer(Worlds(seed=3, speed=0, data_dir=tmp_path)).start()
+    yield srv
+    srv.stop()

@@ -14,26 +14,17 @@ from rapidata_sim.testing import offline_sdk
 from rapidata_sim.serving.worlds import Worlds, WorldsServer
 
 
-@pytest.fixture
-def server(tmp_path):
-    offline_sdk.quiet_env()
-    offline_sdk.skip_version_check()
-    srv = WorldsServer(Worlds(seed=3, speed=0, data_dir=tmp_path)).start()
-    yield srv
-    srv.stop()
-
-
 def make_signal(client, name):
     jd = client.job.create_free_text_job_definition(name=name, instruction="?", datapoints=["t"], data_type="text",
                                                     responses_per_datapoint=1)
     return client.signals.create_signal(name=name, audience="global", job_definition=jd, interval_hours=24)
 
 
-def test_credentials_choose_the_world(server):
-    alice = server.client("alice", "alice-secret")
-    bob = server.client("bob", "bob-secret")
-    alice_again = server.client("alice", "alice-secret")
-    default = server.client("rapidata-sim", "rapidata-sim-secret")
+def test_credentials_choose_the_world(worlds_server):
+    alice = worlds_server.client("alice", "alice-secret")
+    bob = worlds_server.client("bob", "bob-secret")
+    alice_again = worlds_server.client("alice", "alice-secret")
+    default = worlds_server.client("rapidata-sim", "rapidata-sim-secret")
 
     make_signal(alice, "alice's")
     make_signal(bob, "bob's")
@@ -45,15 +36,15 @@ def test_credentials_choose_the_world(server):
     assert bob.audience.get_audience_by_id("global").name == "Global"
 
     # A wrong secret for known credentials is refused; it does not open a new world.
-    count = len(server.worlds.list())
+    count = len(worlds_server.worlds.list())
     with pytest.raises(ValueError, match="client credentials"):
-        server.client("alice", "wrong")
-    assert len(server.worlds.list()) == count
+        worlds_server.client("alice", "wrong")
+    assert len(worlds_server.worlds.list()) == count
 
 
-def test_clock_moves_stay_in_their_world(server):
-    a = https_client(server, creds=("alice", "alice-secret"))
-    b = https_client(server, creds=("bob", "bob-secret"))
+def test_clock_moves_stay_in_their_world(worlds_server):
+    a = https_client(worlds_server, creds=("alice", "alice-secret"))
+    b = https_client(worlds_server, creds=("bob", "bob-secret"))
     before_b = b.get("/_sim/clock").json()["now"]
     moved = a.post("/_sim/clock/advance", json={"seconds": 86400})
     assert moved.status_code == 200, moved.text
@@ -67,7 +58,7 @@ def test_clock_moves_stay_in_their_world(server):
     assert a.post("/_sim/worlds/alice/reset").status_code == 200
     assert a.get("/_sim/clock").json()["now"] == before_b  # a fresh world: its clock starts over
     assert [json.loads(line)["kind"] for line in a.get("/_sim/events").text.splitlines()][-1] == "world.reset"
-    assert https_client(server, creds=None).get("/_sim/worlds").status_code == 401
+    assert https_client(worlds_server, creds=None).get("/_sim/worlds").status_code == 401
     a.close()
     b.close()
 
@@ -97,10 +88,10 @@ print(json.dumps(sorted(s.name for s in c.signals.find_signals())))
 '''
 
 
-def test_two_processes_with_different_credentials_share_one_server(server):
+def test_two_processes_with_different_credentials_share_one_server(worlds_server):
     def run(creds, *args):
         env = {k: v for k, v in os.environ.items() if not k.startswith(("RAPIDATA_", "SSL_CERT"))}
-        env.update(server.env())
+        env.update(worlds_server.env())
         env.update(RAPIDATA_CLIENT_ID=creds[0], RAPIDATA_CLIENT_SECRET=creds[1], RAPIDATA_silent_mode="1")
         out = subprocess.run([sys.executable, "-c", CLIENT_PROCESS, *args], env=env, capture_output=True,
                              text=True, timeout=120)

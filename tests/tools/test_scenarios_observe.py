@@ -20,7 +20,6 @@ from rapidata_sim.testing import offline_sdk
 from rapidata_sim.crowd import Population
 from rapidata_sim.domain.observation import unwire, wire
 from rapidata_sim.scenario.backends import LocalWorld, RemoteWorld, World, WorldView
-from rapidata_sim.serving.worlds import Worlds, WorldsServer
 
 USERS = {"owner": ("rapidata-sim", "rapidata-sim-secret"),
          "colleague": ("rapidata-sim-colleague", "colleague-secret"),
@@ -123,22 +122,13 @@ def test_the_read_routes_need_a_token_and_say_what_is_missing(world):
 # -- many worlds ----------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def server(tmp_path):
-    offline_sdk.quiet_env()
-    offline_sdk.skip_version_check()
-    srv = WorldsServer(Worlds(seed=3, speed=0, data_dir=tmp_path)).start()
-    yield srv
-    srv.stop()
-
-
-def test_another_worlds_data_is_out_of_reach_and_a_world_deletes_only_itself(server, tmp_path):
-    alice_sdk = server.client("alice", "alice-secret")
+def test_another_worlds_data_is_out_of_reach_and_a_world_deletes_only_itself(worlds_server, tmp_path):
+    alice_sdk = worlds_server.client("alice", "alice-secret")
     definition = alice_sdk.job.create_free_text_job_definition(name="d", instruction="?", datapoints=["t"],
                                                                data_type="text", responses_per_datapoint=1)
     signal = alice_sdk.signals.create_signal(name="s", audience="global", job_definition=definition, interval_hours=1)
-    alice, bob = (https_client(server, creds=c) for c in (("alice", "alice-secret"), ("bob", "bob-secret")))
-    default = https_client(server)
+    alice, bob = (https_client(worlds_server, creds=c) for c in (("alice", "alice-secret"), ("bob", "bob-secret")))
+    default = https_client(worlds_server)
     try:
         assert alice.post("/_sim/clock/advance", json={"seconds": 3700}).status_code == 200
         runs = alice.get(f"/_sim/signals/{signal.id}/runs").json()["runs"]
@@ -153,7 +143,7 @@ def test_another_worlds_data_is_out_of_reach_and_a_world_deletes_only_itself(ser
         assert bob.delete("/_sim/worlds/alice").status_code == 403  # not from outside
         assert default.delete("/_sim/worlds/default").status_code == 403  # never the default world
         assert alice.delete("/_sim/worlds/alice").status_code == 204
-        assert "alice" not in {w["id"] for w in server.worlds.list()}
+        assert "alice" not in {w["id"] for w in worlds_server.worlds.list()}
         assert not store.exists()
         assert alice.get("/_sim/clock").status_code == 401  # its tokens went with it
         assert bob.get("/_sim/clock").status_code == 200 and default.get("/_sim/clock").status_code == 200
