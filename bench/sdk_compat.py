@@ -14,7 +14,9 @@ version it:
 2. snapshots this working tree once into a temporary folder (so editing the tree while it
    runs changes nothing), makes a fresh venv there, and installs the snapshot (editable)
    with the ``test`` extra's tools but the chosen ``rapidata==X.Y.Z`` instead of the pin;
-3. runs ``TESTS`` (below) with ``pytest -n 0`` from the snapshot, and reads the junit XML.
+3. runs ``TESTS`` (below) with ``pytest -n 0`` from the snapshot, each test limited to
+   ``TEST_TIMEOUT_S`` (pytest-timeout: an older SDK may wait forever where a newer one
+   raises), and reads the junit XML.
 
 It writes ``docs/compatibility.md`` (``--out``): one row per version with passed / failed /
 errors / skipped and, for each failure, the test and the first line of its error; and the
@@ -68,6 +70,10 @@ TESTS = [
     "scenarios",
     "-k", "not state_machine",
 ]
+#: Installed beside the test extra: an older SDK can wait forever where a newer one raises (a
+#: paused job, say), so every test gets a time limit and a hang costs one test, not the run.
+EXTRA_TOOLS = ["pytest-timeout>=2.1"]
+TEST_TIMEOUT_S = 120
 PIPE, ESCAPED_PIPE = "|", "\\|"
 #: Files and folders not copied into the snapshot.
 IGNORE = shutil.ignore_patterns(".venv", ".git", "__pycache__", "*.pyc", ".pytest_cache", "results",
@@ -166,7 +172,8 @@ def run_version(version: str, src: Path, work: Path, tests: list[str], timeout: 
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     py = str(venv / "bin" / "python")
     install = subprocess.run([py, "-m", "pip", "install", "-q", "-e", str(src), *test_requirements(),
-                              f"rapidata=={version}"], capture_output=True, text=True, env=pip_env(), timeout=1800)
+                              *EXTRA_TOOLS, f"rapidata=={version}"],
+                             capture_output=True, text=True, env=pip_env(), timeout=1800)
     install_s = time.perf_counter() - t0
     if install.returncode != 0:
         return {"version": version, "installed": False, "install_s": round(install_s, 1),
@@ -181,7 +188,8 @@ def run_version(version: str, src: Path, work: Path, tests: list[str], timeout: 
     t1 = time.perf_counter()
     try:
         run = subprocess.run([py, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider",
-                              "--continue-on-collection-errors", f"--junitxml={junit}", *tests],
+                              f"--timeout={TEST_TIMEOUT_S}", "--continue-on-collection-errors",
+                              f"--junitxml={junit}", *tests],
                              cwd=src, capture_output=True, text=True, env=env, timeout=timeout)
         tail, rc = run.stdout[-4000:], run.returncode
     except subprocess.TimeoutExpired as e:
