@@ -334,8 +334,8 @@ def render(json_path: Path, out: Path, notes_path: Path) -> None:
     notes = json.loads(notes_path.read_text()) if notes_path.exists() else {}
     preamble = notes.pop("_preamble", "")
     write_markdown(out, doc["results"], doc["minors"], doc["tests"], doc["commit"], notes, preamble,
-                   doc.get("at") or datetime.fromtimestamp(json_path.stat().st_mtime, timezone.utc).strftime("%Y-%m-%d"),
-                   doc.get("python", "?"))
+                   doc.get("at") or datetime.fromtimestamp(json_path.stat().st_mtime, timezone.utc).strftime(
+                       "%Y-%m-%d"), doc.get("python", "?"))
 
 
 def git_commit() -> str:
