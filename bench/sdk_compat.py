@@ -214,7 +214,11 @@ SDK_SIDE: list[tuple[str, str]] = [
     (r"has no attribute '(\w+)'", "newer SDK API"),
     (r"cannot import name '(\w+)'", "newer SDK API"),
     (r"Timeout \(>", "SDK polls a paused job until the time limit (3.27 raises at once)"),
-    (r"KeyError: 'option'|!= 'option'", "the SDK's own DataFrame layout of results is older"),
+    # An older SDK's to_pandas() (columns starting with 'identifier') lays classifications out
+    # wide: one column per answer where 3.27 has 'option' / 'ratio' rows.
+    (r"KeyError: 'option'|!= 'option'|assert \['identifier'", "the SDK's own DataFrame layout of results is older"),
+    # A setting's value is sent as str(value): an older SDK's bool gives 'True', 3.27's 'true'.
+    (r"'True'\}\] == \[\{'key'", "the SDK sends a setting's value as 'True' (3.27: 'true')"),
 ]
 
 
