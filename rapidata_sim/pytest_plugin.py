@@ -13,9 +13,10 @@ test swaps a new world in behind them, so a test pays for a world (a few ms), no
 for a TLS server and an SDK client. Nothing is shared between worlds except the
 bearer token the session's client holds.
 
-The SDK is warmed at session start, in a background thread (``rapidata_sim.warmup``): its
-imports, the session's server and client. The first test waits for it instead of paying
-seconds for it in its own setup; ``--rapidata-sim-warmup=off`` (ini ``rapidata_sim_warmup``)
+The SDK is warmed in a background thread (``rapidata_sim.warmup``) from the moment collection
+meets the first test that uses these fixtures: its imports, the session's server and client.
+The first test waits for it instead of paying seconds for it in its own setup; a session with
+no such test never starts it. ``--rapidata-sim-warmup=off`` (ini ``rapidata_sim_warmup``)
 turns it off.
 
 Settings, most specific first: ``@pytest.mark.rapidata_sim(seed=..., clock=...,
@@ -65,8 +66,9 @@ class WorldSettings:
 
 WARMUP_HELP = ("on (default): warm the SDK and the session's server and client in a background thread "
                "from session start; off: the first test using them pays for it.")
-#: The session's warm-up (``rapidata_sim.warmup.WarmUp``), when it runs.
+#: The session's warm-up (``rapidata_sim.warmup.WarmUp``), once started.
 WARMUP_KEY = pytest.StashKey["WarmUp"]()
+WARMUP_WANTED_KEY = pytest.StashKey[bool]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -103,16 +105,23 @@ def uses_sdk(item: pytest.Item) -> bool:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session: pytest.Session) -> None:
-    if warmup_wanted(session.config):
+    session.config.stash[WARMUP_WANTED_KEY] = warmup_wanted(session.config)
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    # The warm-up starts as collection meets the first test that uses the plugin: a session
+    # with none (most runs of a project that merely has rapidata-sim installed) pays nothing.
+    config = item.config
+    if config.stash.get(WARMUP_WANTED_KEY, False) and WARMUP_KEY not in config.stash and uses_sdk(item):
         from .warmup import WarmUp
 
-        session.config.stash[WARMUP_KEY] = WarmUp().start()
+        config.stash[WARMUP_KEY] = WarmUp().start()
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     warm = session.config.stash.get(WARMUP_KEY, None)
     if warm is not None and not any(uses_sdk(item) for item in session.items):
-        warm.cancel()  # no test here uses the plugin: stop after the current step
+        warm.cancel()  # its tests were deselected: stop after the current step
 
 
 @pytest.hookimpl(tryfirst=True)

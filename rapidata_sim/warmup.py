@@ -14,7 +14,8 @@ does not (profiled under the plugin's fixtures, SDK 3.27.1):
   client and its first request (token, TLS handshake, the HTTP stack's lazy imports), a few
   hundred ms together.
 
-``WarmUp`` does all of that in a daemon thread started at session start, and hands the
+``WarmUp`` does all of that in a daemon thread, started by the plugin as collection meets the
+first test that uses its fixtures (a session with none never starts it), and hands the
 session server and client it made to the plugin's session fixture, which waits for it (as
 does every test's setup: no test imports SDK modules while the thread may be importing
 them). It makes no request but to the simulator on 127.0.0.1: the SDK is imported under

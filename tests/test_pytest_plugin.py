@@ -147,6 +147,18 @@ def test_warmup_reaches_only_the_simulator_and_hands_over_its_client(tmp_path):
     assert "warm-up stopped early" not in out.stdout
 
 
+def test_a_session_without_the_plugins_tests_does_not_warm_up(tmp_path):
+    (tmp_path / "test_plain.py").write_text(
+        "import sys\n"
+        "from rapidata_sim.pytest_plugin import WARMUP_KEY\n\n\n"
+        "def test_plain(request):\n"
+        "    assert WARMUP_KEY not in request.config.stash\n"
+        "    assert 'rapidata' not in sys.modules  # the SDK is not even imported\n")
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=300)
+    assert "1 passed" in out.stdout, (out.stdout + out.stderr)[-3000:]
+
+
 def test_warmup_off_works_as_before(tmp_path):
     out = run_user_project(tmp_path, "--rapidata-sim-warmup=off")
     assert "1 failed, 6 passed" in out.stdout, (out.stdout + out.stderr)[-3000:]
