@@ -40,7 +40,6 @@ import importlib
 import inspect
 import os
 import pkgutil
-import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -49,9 +48,8 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 if TYPE_CHECKING:
     from .server import SharedServer
 
-#: Modules whose ``validate_call`` decorators are deferred while the warm-up imports the SDK:
-#: the generated OpenAPI client, whose annotations are plain objects (no forward references
-#: for a later build to resolve).
+#: Modules whose ``validate_call`` validators are built on first call when the warm-up imports
+#: them: the SDK's generated OpenAPI client.
 DEFERRED_PREFIX = "rapidata.api_client."
 #: SDK packages whose modules the SDK imports lazily, on some first call (services, referees, ...).
 LAZY_PACKAGES = ("rapidata.service", "rapidata.rapidata_client")
@@ -137,7 +135,6 @@ class WarmUp:
         self.error: BaseException | None = None
         self._cancel = threading.Event()
         self._shared: "SharedServer | None" = None
-        self._taken = False
 
     def start(self) -> "WarmUp":
         self.thread = threading.Thread(target=self._run, name="rapidata-sim-warmup", daemon=True)
@@ -159,7 +156,7 @@ class WarmUp:
     def take_shared(self) -> "SharedServer | None":
         """The session server and client the warm-up made, handed over once (after ``wait``)."""
         self.wait()
-        shared, self._shared, self._taken = self._shared, None, True
+        shared, self._shared = self._shared, None
         return shared
 
     def close(self) -> None:
