@@ -36,10 +36,33 @@ RAPID_TO_TYPE = {"Compare": "Compare", "Classify": "Classify", "FreeText": "Free
 COST_PER_RESPONSE = 0.01  # documented stand-in: the real price list is not public
 
 
+#: A blueprint's fields that a rapid holds as ``{"literal": ...}``.
+LITERAL_FIELDS = ("criteria", "title", "question", "target")
+
+
+def simple_rapid(workflow: dict[str, Any]) -> dict[str, Any]:
+    """A SimpleWorkflow's task, in the ``rapid`` form SDK 3.26+ send (``{"_t": "Compare",
+    "criteria": {"literal": ...}, ...}``). SDKs 3.20-3.25 send a ``blueprint`` instead, as the
+    service's published spec still documents (``{"_t": "CompareBlueprint", "criteria": ...}``,
+    a classification's categories listed in it rather than per datapoint): that is read as the
+    rapid it describes. The workflow is stored, and served back, as the client sent it."""
+    rapid = workflow.get("rapid")
+    if isinstance(rapid, dict):
+        return rapid
+    blueprint = workflow.get("blueprint")
+    if not isinstance(blueprint, dict) or not isinstance(blueprint.get("_t"), str):
+        return {}
+    out: dict[str, Any] = {"_t": blueprint["_t"].removesuffix("Blueprint"), "asset": {"segment": "asset"}}
+    for key, value in blueprint.items():
+        if key != "_t":
+            out[key] = {"literal": value} if key in LITERAL_FIELDS and isinstance(value, str) else value
+    return out
+
+
 def definition_type(workflow: dict[str, Any]) -> str:
     kind = workflow.get("_t")
     if kind == "SimpleWorkflow":
-        return RAPID_TO_TYPE.get((workflow.get("rapid") or {}).get("_t"), "Unknown")
+        return RAPID_TO_TYPE.get(simple_rapid(workflow).get("_t"), "Unknown")
     return {"GroupedRankingWorkflow": "GroupedRanking", "RankingWorkflow": "Ranking",
             "CompareWorkflow": "Compare", "EvaluationWorkflow": "Evaluation"}.get(kind, "Unknown")
 
@@ -56,7 +79,7 @@ def check_workflow_referee(workflow: Any, referee: Any) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if not isinstance(workflow, dict) or workflow.get("_t") not in WORKFLOW_KINDS:
         errors["workflow"] = [f"'workflow._t' must be one of {sorted(WORKFLOW_KINDS)}."]
-    elif workflow["_t"] == "SimpleWorkflow" and not isinstance(workflow.get("rapid"), dict):
+    elif workflow["_t"] == "SimpleWorkflow" and not simple_rapid(workflow):
         errors["workflow.rapid"] = ["A SimpleWorkflow needs a 'rapid'."]
     if not isinstance(referee, dict) or referee.get("_t") not in REFEREE_KINDS:
         errors["referee"] = [f"'referee._t' must be one of {sorted(REFEREE_KINDS)}."]

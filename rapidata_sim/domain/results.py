@@ -19,6 +19,7 @@ from ..core.world import World
 from .base import Service
 from .datasets import Datasets
 from .job_plans import Crowd
+from .definitions import simple_rapid
 
 class Results(Service):
     def __init__(self, world: World, *, datasets: Datasets, crowd: Crowd) -> None:
@@ -78,7 +79,7 @@ class Results(Service):
         elif kind == "Classify":
             for dp in datapoints:
                 name, url = self._asset(self._main_assets(dp)[0])
-                yield dp, crowd.classify(dp["id"], (name, url), self._options(dp))
+                yield dp, crowd.classify(dp["id"], (name, url), self._options(dp, rapid))
         elif kind in ("GroupedRankingWorkflow", "RankingWorkflow"):
             for group, members in self._groups(datapoints).items():
                 assets = [self._asset(self._main_assets(dp)[0]) for dp in members]
@@ -115,9 +116,13 @@ class Results(Service):
         seg = self._segment(datapoint, "context")
         return seg.get("text") if seg else None
 
-    def _options(self, dp: dict) -> list[str]:
+    def _options(self, dp: dict, rapid: dict) -> list[str]:
+        """A classification's answers: the datapoint's own (SDK 3.26+), else those its
+        blueprint lists (SDK 3.20-3.25)."""
         seg = self._segment(dp, "answer_options") or {}
-        return [o.get("label") or o.get("value") for o in seg.get("options", [])] or ["Yes", "No"]
+        listed = rapid.get("categories") if isinstance(rapid.get("categories"), list) else []
+        options = seg.get("options") or [c for c in listed if isinstance(c, dict)]
+        return [o.get("label") or o.get("value") for o in options] or ["Yes", "No"]
 
     @staticmethod
     def _groups(datapoints: list[dict]) -> dict[str, list[dict]]:
@@ -169,7 +174,7 @@ class Results(Service):
         results, summary = [], {}
         for dp, votes in self._votes("Classify", crowd, datapoints, rapid):
             votes = _so_far(votes, fraction)
-            options = self._options(dp)
+            options = self._options(dp, rapid)
             identifier, url = self._asset(self._main_assets(dp)[0])
             counts = dict.fromkeys(options, 0)
             scores = dict.fromkeys(options, 0.0)
@@ -250,7 +255,7 @@ def _kind(workflow: dict) -> tuple[str | None, dict]:
     """(task kind, what its votes depend on): a SimpleWorkflow's rapid; a ranking workflow
     itself (its pair maker); other workflows' ``rapid``, if any."""
     if workflow.get("_t") == "SimpleWorkflow":
-        rapid = workflow.get("rapid") or {}
+        rapid = simple_rapid(workflow)
         return rapid.get("_t"), rapid
     kind = workflow.get("_t")
     return kind, (workflow if kind in ("GroupedRankingWorkflow", "RankingWorkflow") else workflow.get("rapid") or {})
@@ -273,7 +278,7 @@ def _so_far(votes: list, fraction: float) -> list:
 
 
 def _instruction(workflow: dict) -> str | None:
-    rapid = workflow.get("rapid") or {}
+    rapid = simple_rapid(workflow) if workflow.get("_t") == "SimpleWorkflow" else workflow.get("rapid") or {}
     for key in ("criteria", "title", "question", "target"):
         value = rapid.get(key)
         if isinstance(value, dict) and "literal" in value:

@@ -13,6 +13,12 @@ test swaps a new world in behind them, so a test pays for a world (a few ms), no
 for a TLS server and an SDK client. Nothing is shared between worlds except the
 bearer token the session's client holds.
 
+The SDK is warmed in a background thread (``rapidata_sim.testing.warmup``) from the moment collection
+meets the first test that uses these fixtures: its imports, the session's server and client.
+The first test waits for it instead of paying seconds for it in its own setup; a session with
+no such test never starts it. ``--rapidata-sim-warmup=off`` (ini ``rapidata_sim_warmup``)
+turns it off.
+
 Settings, most specific first: ``@pytest.mark.rapidata_sim(seed=..., clock=...,
 start=..., auto_advance=...)``, the command line (``--rapidata-sim-seed`` ...), the
 ini file (``rapidata_sim_seed`` ...). ``clock`` is ``frozen`` (default: time moves
@@ -33,6 +39,7 @@ if TYPE_CHECKING:
 
     from ..serving.server import SharedServer
     from ..simulator import Simulator
+    from .warmup import WarmUp
 
 SETTINGS = {
     "seed": ("--rapidata-sim-seed", "Seed of each test's simulated world (default 0)."),
@@ -57,17 +64,87 @@ class WorldSettings:
                 f"--rapidata-sim-clock={self.clock}{start}")
 
 
+WARMUP_HELP = ("on (default): warm the SDK and the session's server and client in a background thread "
+               "from session start; off: the first test using them pays for it.")
+#: The session's warm-up (``rapidata_sim.testing.warmup.WarmUp``), once started.
+WARMUP_KEY = pytest.StashKey["WarmUp"]()
+WARMUP_WANTED_KEY = pytest.StashKey[bool]()
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("rapidata-sim", "simulated Rapidata worlds (rapidata-sim)")
     for name, (flag, help_text) in SETTINGS.items():
         group.addoption(flag, dest=f"rapidata_sim_{name}", default=None, help=help_text)
         parser.addini(f"rapidata_sim_{name}", help_text, default=None)
+    group.addoption("--rapidata-sim-warmup", dest="rapidata_sim_warmup", default=None, help=WARMUP_HELP)
+    parser.addini("rapidata_sim_warmup", WARMUP_HELP, default=None)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "rapidata_sim(seed=None, clock=None, start=None, auto_advance=None): settings of this "
                    "test's simulated Rapidata world")
+
+
+# -- the session's warm-up -----------------------------------------------------------------
+
+
+def warmup_wanted(config: pytest.Config) -> bool:
+    value = config.getoption("rapidata_sim_warmup") or config.getini("rapidata_sim_warmup") or "on"
+    if value not in ("on", "off"):
+        raise pytest.UsageError(f"rapidata_sim warmup must be 'on' or 'off', not {value!r}")
+    if value == "off" or config.getoption("collectonly", False):
+        return False
+    # An xdist controller runs no test: its workers (each a session of its own) warm up.
+    return not (getattr(config.option, "dist", "no") != "no" and not hasattr(config, "workerinput"))
+
+
+def uses_sdk(item: pytest.Item) -> bool:
+    return isinstance(item, ScenarioItem) or "_rapidata_sim_session" in getattr(item, "fixturenames", ())
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[WARMUP_WANTED_KEY] = warmup_wanted(session.config)
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    # The warm-up starts as collection meets the first test that uses the plugin: a session
+    # with none (most runs of a project that merely has rapidata-sim installed) pays nothing.
+    config = item.config
+    if config.stash.get(WARMUP_WANTED_KEY, False) and WARMUP_KEY not in config.stash and uses_sdk(item):
+        from .warmup import WarmUp
+
+        config.stash[WARMUP_KEY] = WarmUp().start()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    warm = session.config.stash.get(WARMUP_KEY, None)
+    if warm is not None and not any(uses_sdk(item) for item in session.items):
+        warm.cancel()  # its tests were deselected: stop after the current step
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # No test runs while the warm-up may be importing SDK modules (no import races), and the
+    # session fixture takes over the server and client it made.
+    warm = item.config.stash.get(WARMUP_KEY, None)
+    if warm is not None and warm.running:
+        warm.wait()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    warm = session.config.stash.get(WARMUP_KEY, None)
+    if warm is not None:
+        warm.close()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    warm = config.stash.get(WARMUP_KEY, None)
+    if warm is not None and warm.error is not None:
+        terminalreporter.write_line(f"rapidata-sim: the SDK warm-up stopped early ({type(warm.error).__name__}: "
+                                    f"{warm.error}); the first test paid for what it left", yellow=True)
 
 
 def settings_for(item: pytest.Item) -> WorldSettings:
@@ -110,11 +187,13 @@ def new_world(settings: WorldSettings) -> "Simulator":
 
 
 @pytest.fixture(scope="session")
-def _rapidata_sim_session() -> Iterator["SharedServer"]:
-    """The session's server and client, made on first use (per xdist worker: per process)."""
+def _rapidata_sim_session(request: pytest.FixtureRequest) -> Iterator["SharedServer"]:
+    """The session's server and client (per xdist worker: per process): the warm-up's, or made
+    on first use."""
     from ..serving.server import SharedServer
 
-    shared = SharedServer()
+    warm = request.config.stash.get(WARMUP_KEY, None)
+    shared = (warm.take_shared() if warm is not None else None) or SharedServer()
     yield shared
     shared.stop()
 

@@ -94,3 +94,76 @@ def test_under_xdist_two_workers_keep_their_worlds_apart(tmp_path):
     pytest.importorskip("xdist")
     out = run_user_project(tmp_path, "-p", "xdist", "-n", "2")
     assert "1 failed, 6 passed" in out.stdout, (out.stdout + out.stderr)[-3000:]
+
+
+# -- the session warm-up ------------------------------------------------------------------
+
+#: Records every host the process resolves or connects to, from before the session starts.
+WATCH_CONFTEST = '''
+import socket
+
+reached = []
+_connect, _getaddrinfo = socket.socket.connect, socket.getaddrinfo
+
+
+def connect(self, address):
+    reached.append(str(address[0]) if isinstance(address, tuple) else str(address))
+    return _connect(self, address)
+
+
+def getaddrinfo(host, *args, **kwargs):
+    reached.append(str(host))
+    return _getaddrinfo(host, *args, **kwargs)
+
+
+socket.socket.connect, socket.getaddrinfo = connect, getaddrinfo
+'''
+WARM_TESTS = '''
+from conftest import reached
+from rapidata_sim.testing.pytest_plugin import WARMUP_KEY
+
+
+def test_first(request, rapidata_sim, rapidata_client):
+    warm = request.config.stash[WARMUP_KEY]
+    assert not warm.running and warm.error is None, warm.error
+    assert {"simulator", "sdk", "session"} <= set(warm.timings)
+    assert rapidata_client.audience.get_audience_by_id("global").name == "Global"
+
+
+def test_later(rapidata_sim, rapidata_client):
+    assert rapidata_client.audience.get_audience_by_id("global").name == "Global"
+    assert reached and set(reached) <= {"127.0.0.1", "localhost", "::1"}, sorted(set(reached))
+'''
+
+
+def test_warmup_reaches_only_the_simulator_and_hands_over_its_client(tmp_path):
+    (tmp_path / "conftest.py").write_text(WATCH_CONFTEST)
+    (tmp_path / "test_warm.py").write_text(WARM_TESTS)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("RAPIDATA_", "SSL_CERT", "HTTPS_PROXY"))}
+    env["HOME"] = str(tmp_path)
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert "2 passed" in out.stdout, (out.stdout + out.stderr)[-3000:]
+    assert "warm-up stopped early" not in out.stdout
+
+
+def test_a_session_without_the_plugins_tests_does_not_warm_up(tmp_path):
+    (tmp_path / "test_plain.py").write_text(
+        "import sys\n"
+        "from rapidata_sim.testing.pytest_plugin import WARMUP_KEY\n\n\n"
+        "def test_plain(request):\n"
+        "    assert WARMUP_KEY not in request.config.stash\n"
+        "    assert 'rapidata' not in sys.modules  # the SDK is not even imported\n")
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=tmp_path,
+                         capture_output=True, text=True, timeout=300)
+    assert "1 passed" in out.stdout, (out.stdout + out.stderr)[-3000:]
+
+
+def test_warmup_off_works_as_before(tmp_path):
+    out = run_user_project(tmp_path, "--rapidata-sim-warmup=off")
+    assert "1 failed, 6 passed" in out.stdout, (out.stdout + out.stderr)[-3000:]
+
+
+def test_warmup_setting_is_checked(tmp_path):
+    out = run_user_project(tmp_path, "--rapidata-sim-warmup=maybe", "-k", "marker_settings")
+    assert out.returncode != 0 and "must be 'on' or 'off'" in out.stdout + out.stderr, out.stdout + out.stderr
