@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
     from ..serving.server import SharedServer
     from ..simulator import Simulator
-    from .warmup import WarmUp
+    from .warmup import WarmUp  # noqa: F401 (named in a string: the stash key's type)
 
 SETTINGS = {
     "seed": ("--rapidata-sim-seed", "Seed of each test's simulated world (default 0)."),
@@ -115,7 +115,7 @@ def pytest_itemcollected(item: pytest.Item) -> None:
     if config.stash.get(WARMUP_WANTED_KEY, False) and WARMUP_KEY not in config.stash and uses_sdk(item):
         from .warmup import WarmUp
 
-        config.stash[WARMUP_KEY] = WarmUp().start()
+        config.stash[WARMUP_KEY] = WarmUp(lambda: new_world(WorldSettings())).start()
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:

@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 if TYPE_CHECKING:
     from ..serving.server import SharedServer
+    from ..simulator import Simulator
 
 #: Modules whose ``validate_call`` validators are built on first call when the warm-up imports
 #: them: the SDK's generated OpenAPI client.
@@ -129,7 +130,10 @@ class WarmUp:
     """The session's warm-up: ``start()`` it, ``wait()`` before using the SDK, ``take_shared()``
     for the session server and client it made (or None)."""
 
-    def __init__(self) -> None:
+    def __init__(self, new_world: "Callable[[], Simulator]") -> None:
+        #: Makes a world as the first test's fixtures would (the plugin's, handed in: the plugin
+        #: imports this module, so this one does not import it back).
+        self._new_world = new_world
         self.thread: threading.Thread | None = None
         self.timings: dict[str, float] = {}   # step -> seconds
         self.error: BaseException | None = None
@@ -199,12 +203,11 @@ class WarmUp:
         fixtures would make them (with the same patches, undone afterwards)."""
         import pytest
 
-        from . import offline_sdk as sdk
-        from .pytest_plugin import WorldSettings, new_world
         from ..serving.server import SharedServer
+        from . import offline_sdk as sdk
 
         shared = SharedServer()
-        world = new_world(WorldSettings())
+        world = self._new_world()
         try:
             with pytest.MonkeyPatch.context() as mp:
                 sdk.quiet_env(mp.setenv)

@@ -65,7 +65,7 @@ def test_a_classification_blueprint_lists_its_answers(world, monkeypatch):
 
 
 def test_a_simple_workflow_needs_a_rapid_or_a_blueprint(world):
-    from rapidata_sim.errors import ValidationFailed
+    from rapidata_sim.core.errors import ValidationFailed
 
     who = world.principal()
     with world.store.transaction():
