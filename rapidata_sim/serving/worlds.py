@@ -167,7 +167,8 @@ class Worlds:
                 return known
             world_id = world_id_for(client_id)
             while (world_id in self._worlds and not self._unfinished(world_id)) or world_id in self._quarantined:
-                if self._quarantined.get(world_id, Quarantined("", "", {})).identity is None:
+                quarantined = self._quarantined.get(world_id)
+                if quarantined is not None and quarantined.identity is None:
                     return world_id  # an unreadable file that may be theirs: it answers 503, not a twin
                 world_id += "-x"
             sim = self._worlds.get(world_id) or self._open(world_id)
@@ -215,10 +216,7 @@ class Worlds:
             orgs = [o for o in identity.get("organizations", [])
                     if o["id"] in {u["organization_id"] for u in users.values()}]
             tokens = identity.get("tokens", [])
-            db = self._db(world_id)
-            if db != ":memory:":
-                for suffix in ("", "-wal", "-shm"):
-                    Path(db + suffix).unlink(missing_ok=True)
+            self._remove_store(world_id)
             sim = self._open(world_id, seed=seed, start=start)
             with sim.store.transaction():
                 for table, rows in (("organizations", orgs), ("users", users.values()),
@@ -240,10 +238,14 @@ class Worlds:
                 for key in [k for k, w in table.items() if w == world_id]:
                     del table[key]
             sim.close()
-            db = self._db(world_id)
-            if db != ":memory:":
-                for suffix in ("", "-wal", "-shm"):
-                    Path(db + suffix).unlink(missing_ok=True)
+            self._remove_store(world_id)
+
+    def _remove_store(self, world_id: str) -> None:
+        """Delete a closed world's SQLite files (nothing to delete for a world in memory)."""
+        db = self._db(world_id)
+        if db != ":memory:":
+            for suffix in ("", "-wal", "-shm"):
+                Path(db + suffix).unlink(missing_ok=True)
 
     def close(self) -> None:
         with self._lock:
