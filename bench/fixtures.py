@@ -79,7 +79,7 @@ def pytest_sessionfinish(session):
 NAIVE_CONFTEST = '''
 import pytest
 from rapidata_sim import Simulator
-from rapidata_sim import sdk
+from rapidata_sim.testing import offline_sdk as sdk
 
 
 @pytest.fixture
