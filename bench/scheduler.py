@@ -321,7 +321,7 @@ def run_idle(n_signals: int, interval: timedelta, *, repeats: int, block: int) -
         # The heap still holds the pre-pause hints; the first sync drops them as stale.
         for _ in range(3):
             sim.advance(days=1)
-        heap_left = len(sim.scheduler._heap)
+        heap_left = len(sim.scheduler.queue.heap)
         counts, untrace = sql_counter(sim.store.conn)
         sim.advance(days=1)
         day_sql = dict(counts)
@@ -362,7 +362,7 @@ def run_idle(n_signals: int, interval: timedelta, *, repeats: int, block: int) -
 AREAS = [  # (label, predicate on (file, function name)), first match wins
     ("sqlite3 execute/fetch (C)", lambda f, n: "sqlite3.Connection" in n or "sqlite3.Cursor" in n),
     ("rapidata_sim/core/store.py (codec, SQL building)", lambda f, n: f.endswith("rapidata_sim/core/store.py")),
-    ("rapidata_sim/scheduling/scheduler.py", lambda f, n: f.endswith("rapidata_sim/scheduling/scheduler.py")),
+    ("rapidata_sim/scheduling/*", lambda f, n: "rapidata_sim/scheduling/" in f),
     ("rapidata_sim/domain/*", lambda f, n: "rapidata_sim/domain/" in f),
     ("clock.py iso/parse_iso + datetime", lambda f, n: f.endswith("rapidata_sim/core/clock.py") or "datetime" in n
      or "strftime" in n or "fromisoformat" in n or "astimezone" in n),

@@ -2,7 +2,7 @@
 
 from .core.clock import Clock
 from .core.errors import Conflict, Forbidden, NotFound, SimError, Unauthorized, ValidationFailed
-from .scheduling.scheduler import SchedulerConfig
+from .scheduling.policies import SchedulerConfig
 from .simulator import SimConfig, Simulator
 
 __all__ = ["Simulator", "SimConfig", "SchedulerConfig", "Clock", "SimError", "NotFound", "ValidationFailed",

@@ -33,7 +33,8 @@ from .domain.signals import Signals
 from .core.events import EventLog
 from .core.ids import IdFactory
 from .core.world import World
-from .scheduling.scheduler import Scheduler, SchedulerConfig
+from .scheduling.policies import SchedulerConfig
+from .scheduling.scheduler import Scheduler
 from .core.store import Store
 
 
@@ -298,7 +299,7 @@ class Engine:
 
     def counters(self, signal_id: str, upcoming: int = 5) -> dict[str, Any]:
         """Per signal: fired (scheduled/manual), skipped by reason, missed, next grid points."""
-        return self.scheduler.counters(signal_id, upcoming)
+        return self.signals.counters(signal_id, upcoming)
 
     # -- observing ----------------------------------------------------------------
 

@@ -49,6 +49,13 @@ def next_on_grid(anchor: datetime, interval: timedelta, after: datetime) -> date
     return anchor + steps * interval
 
 
+def grid(signal: dict[str, Any], count: int) -> list[str]:
+    """The next ``count`` grid points of a signal."""
+    start = parse_iso(signal["next_run_at"])
+    step = timedelta(seconds=signal["interval_seconds"])
+    return [iso(start + i * step) for i in range(count)]
+
+
 class Signals(Service):
     def __init__(self, world: World, *, audiences: Audiences, definitions: Definitions,
                  scheduler: Scheduling) -> None:
@@ -180,3 +187,26 @@ class Signals(Service):
         except NotFound:
             raise NotFound(f"Signal run '{run_id}' was not found.") from None
         return row
+
+    # -- what a signal has done (the simulator's view, not the service's) --------------
+
+    def counters(self, signal_id: str, upcoming: int = 5) -> dict[str, Any]:
+        """Fired (scheduled/manual), skipped by reason, missed in outages, and the next grid points."""
+        signal = self.store.get("signals", signal_id)
+        if signal is None:
+            raise NotFound(f"Signal '{signal_id}' was not found.")
+        self.store.flush()
+        rows = self.store.conn.execute(
+            "SELECT status, skipped_reason, trigger_source, COUNT(*) FROM signal_runs WHERE signal_id = ? "
+            "GROUP BY status, skipped_reason, trigger_source", [signal_id]).fetchall()
+        fired = {"Scheduled": 0, "Manual": 0}
+        skipped: dict[str, int] = {}
+        for status, reason, source, n in rows:
+            if status == "Skipped":
+                skipped[reason] = skipped.get(reason, 0) + n
+            else:
+                fired[source] += n
+        missed = self.store.count("events", "kind = 'signal.missed' AND subject = ?", [signal_id])
+        return {"signal_id": signal_id, "fired": fired, "skipped": skipped, "missed": missed,
+                "next_run_at": signal["next_run_at"], "is_paused": signal["is_paused"],
+                "upcoming": [] if signal["deleted"] or signal["is_paused"] else grid(signal, upcoming)}

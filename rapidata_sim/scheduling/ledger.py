@@ -1,6 +1,6 @@
 """Firings decided in a steady stretch and not yet written as rows.
 
-In a steady stretch (``Scheduler._fast_forward``) nothing can change how a firing turns
+In a steady stretch (``stretches``) nothing can change how a firing turns
 out: every signal in it fires, its job is planned like the one before, and the job is
 done by the signal's next grid point. The scheduler still takes those firings one by
 one, in the order and with the ids it would give them otherwise, but keeps only a few
@@ -18,7 +18,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..core.clock import iso
-from ..domain.jobs import results_file_name
+from .firing import fired_event, fired_run, settled_run
 
 if TYPE_CHECKING:
     from ..core.ids import IdFactory
@@ -196,8 +196,28 @@ class Ledger:
         store.insert_encoded("events", events)
 
 
+class _Template:
+    """An encoded row with markers (``@@run@@``...) where each firing differs."""
+
+    def __init__(self, encoded: list[Any]) -> None:
+        self.row = encoded
+        self.slots = [(i, v) for i, v in enumerate(encoded) if isinstance(v, str) and "@@" in v]
+
+    def fill(self, values: dict[str, str]) -> list[Any]:
+        row = self.row.copy()
+        for i, cell in self.slots:
+            filled = values.get(cell)
+            if filled is None:
+                filled = cell
+                for marker, value in values.items():
+                    filled = filled.replace(marker, value)
+            row[i] = filled
+        return row
+
+
 class _Spelling:
-    """One lane's rows, encoded once with markers where each firing differs."""
+    """One lane's rows, encoded once with markers where each firing differs. The run and the
+    event are ``firing``'s, as ``Scheduler.fire`` writes them; the job is the jobs service's."""
 
     def __init__(self, store: "Store", lane: Lane) -> None:
         plan = {"stream": "@@stream@@", "behaviour": lane.behaviour, "done": 0.0, "since": "@@at@@",
@@ -209,13 +229,13 @@ class _Spelling:
         self.j = [names.index(c) for c in ("id", "pipeline_id", "state", "created_at", "completed_at",
                                            "completes_at", "plan")]
         self.plan = self.job_row[self.j[6]]
-        self.run_row = store.encode("signal_runs", {"signal_id": lane.signal_id, "trigger_source": "Scheduled"})
-        names = store.columns("signal_runs")
-        self.r = [names.index(c) for c in ("id", "status", "started_at", "audience_job_id", "completed_at",
-                                           "result_file_name")]
-        self.fired_data = store.encode("events", {"data": {
-            "run": "@@run@@", "source": "Scheduled", "job": "@@job@@", "revision": lane.revision,
-            "completes_at": "@@completes@@"}})[store.columns("events").index("data")]
+        running_job = {"id": "@@job@@", "state": "Running"}
+        running = fired_run("@@run@@", lane.signal_id, "Scheduled", "@@at@@", running_job)
+        settled = settled_run({"id": "@@job@@", "state": "Completed", "completed_at": "@@completes@@"}, "@@at@@")
+        self.running_run = _Template(store.encode("signal_runs", running))
+        self.done_run = _Template(store.encode("signal_runs", {**running, **settled}))
+        self.fired_data = store.encode("events", {"data": fired_event(
+            "@@run@@", "Scheduled", "@@job@@", lane.revision, "@@completes@@")})[store.columns("events").index("data")]
 
     def job(self, job_id: str, pipeline_id: str, at: str, completes_at: str, stream: str, done: int) -> list[Any]:
         row = self.job_row.copy()
@@ -227,13 +247,8 @@ class _Spelling:
         return row
 
     def run(self, run_id: str, job_id: str, at: str, completes_at: str, done: int) -> list[Any]:
-        row = self.run_row.copy()
-        i, status, started, job, completed, results = self.r
-        row[i], row[started], row[job] = run_id, at, job_id
-        row[status] = "Completed" if done else "Running"
-        if done:
-            row[completed], row[results] = completes_at, results_file_name(job_id)
-        return row
+        template = self.done_run if done else self.running_run
+        return template.fill({"@@run@@": run_id, "@@job@@": job_id, "@@at@@": at, "@@completes@@": completes_at})
 
     def fired(self, run_id: str, job_id: str, completes_at: str) -> str:
         return self.fired_data.replace("@@run@@", run_id).replace("@@job@@", job_id).replace(
