@@ -102,7 +102,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     """Run scenario files: a readable timeline each, non-zero exit if an expectation fails."""
     from ..testing import offline_sdk
-    from ..scenario.runner import Scenario, ScenarioError, run
+    from ..scenario import Scenario, ScenarioError, run
 
     offline_sdk.quiet_env()
     offline_sdk.skip_version_check()

@@ -15,7 +15,7 @@ def main(args: Any) -> int:
     """Run one control command (``args`` from the ``rapidata-sim`` parser)."""
     import httpx
 
-    from ..scenario.runner import ScenarioError, duration
+    from ..scenario.format import ScenarioError, duration
 
     try:
         remote = Remote(connection(args.data_dir))

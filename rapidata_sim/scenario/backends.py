@@ -25,6 +25,7 @@ from ..domain import observation
 from ..core.clock import FROZEN_START, Clock, iso, parse_iso
 from ..crowd import Behaviour
 from ..domain.observation import Counters, Job, Run
+from .format import ScenarioError
 
 
 @runtime_checkable
@@ -189,7 +190,6 @@ class RemoteWorld:
         self.remote.call("PATCH", f"/_sim/audiences/{audience_id}/population", {"population": changes})
 
     def set_labeling_seconds(self, audience_id: str, seconds: int | None) -> None:
-        from .runner import ScenarioError
 
         raise ScenarioError("labeling_seconds cannot be set on a running server (use a population)")
 

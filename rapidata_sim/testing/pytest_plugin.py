@@ -228,7 +228,7 @@ def rapidata_client(rapidata_sim: "Simulator", _rapidata_sim_session: "SharedSer
 
 
 def pytest_collect_file(file_path, parent):  # type: ignore[no-untyped-def]
-    """Every ``*.toml`` in a ``scenarios/`` directory is a test (see ``rapidata_sim.scenario.runner``)."""
+    """Every ``*.toml`` in a ``scenarios/`` directory is a test (see ``docs/scenarios.md``)."""
     if file_path.suffix == ".toml" and file_path.parent.name == "scenarios":
         return ScenarioFile.from_parent(parent, path=file_path)
     return None
@@ -246,7 +246,7 @@ class ScenarioFailed(Exception):
 class ScenarioItem(pytest.Item):
     def runtest(self) -> None:
         from . import offline_sdk
-        from ..scenario.runner import Scenario, run
+        from ..scenario import Scenario, run
 
         with pytest.MonkeyPatch.context() as mp:
             offline_sdk.quiet_env(mp.setenv)

@@ -21,7 +21,9 @@ from hypothesis import note, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition, rule
 
 from ..crowd import Behaviour, Classify, Population, Prefer
-from ..scenario.runner import Context, Scenario, _act, _create_definition, _hook
+from ..scenario.context import Context, hook
+from ..scenario.format import Scenario
+from ..scenario.runner import act, create_definition
 from ..scenario.backends import LocalWorld
 from ..serving.server import SharedServer
 
@@ -138,7 +140,7 @@ class SignalMachine(RuleBasedStateMachine):
 
     @initialize()
     def create_signal(self) -> None:
-        self.definitions["pairs"] = _create_definition(self.client, "pairs", dict(self.definition))
+        self.definitions["pairs"] = create_definition(self.client, "pairs", dict(self.definition))
         spec = {"definition": "pairs", **self.signal}
         self.signals["daily"] = self.client.signals.create_signal(
             name="daily", audience=spec["audience"], job_definition=self.definitions["pairs"],
@@ -153,7 +155,7 @@ class SignalMachine(RuleBasedStateMachine):
     def do(self, step: dict[str, Any]) -> None:
         """Play one timeline entry and record it."""
         self.timeline.append(step)
-        _act(self.context(), step)
+        act(self.context(), step)
 
     def scenario(self) -> Scenario:
         """What this example did, as a scenario file ``rapidata-sim run`` replays."""
@@ -170,7 +172,7 @@ class SignalMachine(RuleBasedStateMachine):
     def run_checks(self) -> None:
         """Run the ``checks`` hooks, as the exported scenario will."""
         for target in self.checks:
-            _hook(target)(self.context())
+            hook(target)(self.context())
 
     def teardown(self) -> None:
         scenario = type(self).last_scenario = self.scenario()

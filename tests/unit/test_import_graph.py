@@ -32,8 +32,6 @@ ROOT = Path(rapidata_sim.__file__).resolve().parent
 ALLOWED_CYCLES: list[set[str]] = [
     # The dashboard's shell and the app pages (see the edge below).
     {"http.app_pages", "http.dashboard"},
-    # The scenario runner and its backends (see the edge below).
-    {"scenario.backends", "scenario.runner"},
 ]
 
 #: Edges (importer, imported; without the ``rapidata_sim.`` prefix) allowed to close a cycle.
@@ -42,8 +40,6 @@ ALLOWED_CYCLE_EDGES: dict[tuple[str, str], str] = {
     # The dashboard's shell is used by the app pages, which the dashboard links to (an import
     # inside a function, made late for that reason).
     ("http.dashboard", "http.app_pages"): "in a function: describe, missing",
-    # The runner picks a backend; a backend reports a bad scenario with the runner's ScenarioError.
-    ("scenario.backends", "scenario.runner"): "in a function: ScenarioError",
 }
 
 #: Folders of the lower layers, and the folders they must never import.
