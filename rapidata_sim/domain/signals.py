@@ -41,6 +41,15 @@ RUN_LIST = ListSpec(
 )
 
 
+#: Who sees a signal: its owner, and its owner's organization when it is public; nobody else
+#: (404). ``visible_to`` is the same rule for one row; ``Signals.visible`` lists by it.
+VISIBLE = "deleted = 0 AND (owner_id = ? OR (organization_id = ? AND is_public = 1))"
+
+
+def visible_to(row: dict[str, Any], who: Principal) -> bool:
+    return row["owner_id"] == who.user_id or bool(row["is_public"] and row["organization_id"] == who.organization_id)
+
+
 def next_on_grid(anchor: datetime, interval: timedelta, after: datetime) -> datetime:
     """The first instant ``anchor + k*interval`` (k >= 1) strictly after ``after``."""
     if anchor + interval > after:
@@ -108,8 +117,7 @@ class Signals(Service):
 
     def get(self, who: Principal | None, signal_id: str) -> dict[str, Any]:
         row = self._get_live("signals", signal_id, "Signal")
-        if who is not None and row["owner_id"] != who.user_id and not (
-                row["is_public"] and row["organization_id"] == who.organization_id):
+        if who is not None and not visible_to(row, who):
             raise NotFound(f"Signal '{signal_id}' was not found.")
         return row
 
@@ -120,9 +128,14 @@ class Signals(Service):
         return row
 
     def find(self, who: Principal, query: Query) -> Page:
-        return self._page("signals", SIGNAL_LIST, query,
-                          "deleted = 0 AND (owner_id = ? OR (organization_id = ? AND is_public = 1))",
-                          [who.user_id, who.organization_id])
+        return self._page("signals", SIGNAL_LIST, query, VISIBLE, [who.user_id, who.organization_id])
+
+    def visible(self, who: Principal, *, job_definition_id: str | None = None) -> list[dict[str, Any]]:
+        """Every signal ``who`` may see (of one job definition), oldest first: what the dashboard shows."""
+        where, params = VISIBLE, [who.user_id, who.organization_id]
+        if job_definition_id is not None:
+            where, params = where + " AND job_definition_id = ?", params + [job_definition_id]
+        return self.store.select("signals", where, params, order_by="created_at")
 
     def update(self, who: Principal, signal_id: str, changes: dict[str, Any]) -> None:
         """PATCH: keys absent from ``changes`` stay; ``description: None`` clears it."""

@@ -5,7 +5,7 @@ the "Preview in dashboard" link of a new job definition, a job's page, an unlist
 audience's labeling link, validation sets and benchmarks. With the environment
 ``sim@127.0.0.1:PORT`` a browser reads ``app.sim`` as userinfo and asks this server.
 
-Each such path answers with the dashboard page (``dashboard.shell``), which holds no
+Each such path answers with the dashboard page (``dashboard_page.shell``), which holds no
 data: its script signs in as the dashboard does and shows the object that
 ``/_sim/dashboard/state?object=<path>`` describes (bearer token required, so only what
 the caller's world and organization may see). The page's status says whether the
@@ -28,7 +28,7 @@ from starlette.routing import compile_path
 
 from ..domain.base import Principal
 from ..core.errors import NotFound, SimError
-from .dashboard import shell
+from .dashboard_page import shell
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -54,9 +54,7 @@ def _jobs_where(sim: "Engine", who: Principal, column: str, value: str) -> list[
 
 def definition(sim: "Engine", who: Principal, p: dict[str, str]) -> Doc:
     row = sim.definitions.get(p["definition_id"], who)
-    signals = sim.store.select("signals", "deleted = 0 AND job_definition_id = ? AND (owner_id = ? OR "
-                               "(is_public = 1 AND organization_id = ?))",
-                               [row["id"], who.user_id, who.organization_id], order_by="created_at")
+    signals = sim.signals.visible(who, job_definition_id=row["id"])
     return {"kind": "Job definition", "id": row["id"], "name": row["name"],
             "fields": [["type", row["definition_type"]], ["revisions", row["latest_revision"]],
                        ["created", row["created_at"]], ["owner", row["owner_mail"]]],
