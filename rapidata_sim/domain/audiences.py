@@ -7,6 +7,7 @@ from typing import Any
 from ..core.errors import NotFound, ValidationFailed
 from ..core.querying import ListSpec, Page, Query
 from ..core.clock import check_span, iso, parse_iso
+from ..core.rows import AudienceRow
 from ..core.world import World
 from ..crowd.population import Population
 from .base import Principal, Service
@@ -157,7 +158,7 @@ class Audiences(Service):
         self._get_own(who, row["audience_id"])
         self.store.conn.execute("DELETE FROM audience_examples WHERE id = ?", [example_id])
 
-    def get(self, audience_id: str, who: Principal | None = None) -> dict[str, Any]:
+    def get(self, audience_id: str, who: Principal | None = None) -> AudienceRow:
         row = self._get_live("audiences", audience_id, "Audience")
         if who is not None:
             self.check_org(row, who, "Audience", public_ok=True)
@@ -169,7 +170,7 @@ class Audiences(Service):
             row = dict(row, qualified_user_count=self.users_per_state(row)["Graduated"])
         return row
 
-    def get_unlisted(self, audience_id: str, who: Principal) -> dict[str, Any]:
+    def get_unlisted(self, audience_id: str, who: Principal) -> AudienceRow:
         # Unlisted audiences (ula_…) are reachable by link: any authenticated caller may read them.
         if not audience_id.startswith("ula_"):
             raise NotFound(f"Unlisted audience '{audience_id}' was not found.")

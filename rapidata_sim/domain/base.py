@@ -43,7 +43,8 @@ class Service:
         """
         self.world.log.record(kind, subject, at=at, **data)
 
-    def _get_live(self, table: str, key: Any, what: str) -> dict[str, Any]:
+    def _get_live(self, table: str, key: Any, what: str) -> Any:
+        """The live row of ``table`` (a ``core.rows`` type for the main tables), else 404."""
         row = self.store.get(table, key)
         if row is None or row.get("deleted"):
             raise NotFound(f"{what} '{key}' was not found.")

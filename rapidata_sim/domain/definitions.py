@@ -11,6 +11,7 @@ from typing import Any
 
 from ..core.errors import Conflict, NotFound, ValidationFailed
 from ..core.querying import ListSpec, Page, Query
+from ..core.rows import DefinitionRow, RevisionRow
 from .base import Principal, Service
 
 DEFINITION_LIST = ListSpec(
@@ -127,7 +128,7 @@ class Definitions(Service):
         definition["latest_revision"] = number
         return revision
 
-    def get(self, definition_id: str, who: Principal | None = None) -> dict[str, Any]:
+    def get(self, definition_id: str, who: Principal | None = None) -> DefinitionRow:
         row = self._get_live("job_definitions", definition_id, "Job definition")
         if who is not None:
             self.check_org(row, who, "Job definition", public_ok=True)
@@ -152,7 +153,7 @@ class Definitions(Service):
 
     # -- revisions ----------------------------------------------------------------
 
-    def revision(self, who: Principal, definition_id: str, number: int | None = None) -> dict[str, Any]:
+    def revision(self, who: Principal, definition_id: str, number: int | None = None) -> RevisionRow:
         """Revision ``number``, or the latest one."""
         definition = self.get(definition_id, who)
         number = definition["latest_revision"] if number is None else number

@@ -12,6 +12,7 @@ from typing import Any
 from ..core.clock import iso, parse_iso
 from ..core.errors import NotFound, SimError, ValidationFailed
 from ..core.querying import ListSpec, Page, Query
+from ..core.rows import JobRow
 from ..core.world import World
 from .audiences import Audiences
 from .base import Principal, Service
@@ -150,7 +151,7 @@ class Jobs(Service):
         self.scheduler.watch_job(row)
         return row
 
-    def get(self, job_id: str, who: Principal | None = None) -> dict[str, Any]:
+    def get(self, job_id: str, who: Principal | None = None) -> JobRow:
         row = self._get_live("jobs", job_id, "Job")
         if who is not None:
             self.check_org(row, who, "Job")

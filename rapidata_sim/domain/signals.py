@@ -12,6 +12,7 @@ from typing import Any
 
 from ..core.clock import iso, parse_iso
 from ..core.errors import Forbidden, NotFound, ValidationFailed
+from ..core.rows import RunRow, SignalRow
 from ..core.querying import ListSpec, Page, Query
 from ..core.world import World
 from .audiences import Audiences
@@ -115,7 +116,7 @@ class Signals(Service):
         self.scheduler.watch_signal(row)
         return row
 
-    def get(self, who: Principal | None, signal_id: str) -> dict[str, Any]:
+    def get(self, who: Principal | None, signal_id: str) -> SignalRow:
         row = self._get_live("signals", signal_id, "Signal")
         if who is not None and not visible_to(row, who):
             raise NotFound(f"Signal '{signal_id}' was not found.")
@@ -130,7 +131,7 @@ class Signals(Service):
     def find(self, who: Principal, query: Query) -> Page:
         return self._page("signals", SIGNAL_LIST, query, VISIBLE, [who.user_id, who.organization_id])
 
-    def visible(self, who: Principal, *, job_definition_id: str | None = None) -> list[dict[str, Any]]:
+    def visible(self, who: Principal, *, job_definition_id: str | None = None) -> list[SignalRow]:
         """Every signal ``who`` may see (of one job definition), oldest first: what the dashboard shows."""
         where, params = VISIBLE, [who.user_id, who.organization_id]
         if job_definition_id is not None:
@@ -191,7 +192,7 @@ class Signals(Service):
         self.scheduler.start_pending_triggers(signal_id)
         return self._page("signal_runs", RUN_LIST, query, "signal_id = ?", [signal_id])
 
-    def run(self, who: Principal, run_id: str) -> dict[str, Any]:
+    def run(self, who: Principal, run_id: str) -> RunRow:
         row = self.store.get("signal_runs", run_id)
         if row is None:
             raise NotFound(f"Signal run '{run_id}' was not found.")
