@@ -1,17 +1,9 @@
 """``rapidata-sim demo``: the SDK's signals guide, two virtual weeks of it, watched live.
 
-A daily signal on a compare definition (model A's answers against model B's)
-runs in an in-process world whose clock is driven forward an hour at a time.
-Along the way the audience becomes slow for a few days, so firings are skipped
-while a job is still running (``PreviousJobNotFinished``); the user triggers the
-signal once by hand; and half-way through, the crowd's taste flips from model A
-to model B. Everything the user does goes through the real ``rapidata`` SDK;
-what the world does on its own (firings, skips, completions) is read from its
-event log after each step, and each job's votes through ``job.get_results()``.
-
-On a terminal the story is a live view (``rich``): a log of what happens above a
-progress line with the virtual date. Anywhere else (a pipe, a CI log) it is the
-same log as plain lines, without escape codes and without pauses.
+A daily compare signal runs in an in-process world driven an hour at a time; the crowd gets
+slow (firings skipped), the user triggers once, the crowd's taste flips. All user actions go
+through the real SDK; what the world does is read from its event log. A ``rich`` live view on
+a terminal, plain lines elsewhere. See ``docs/demo.md``.
 """
 
 from __future__ import annotations

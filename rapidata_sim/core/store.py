@@ -1,17 +1,10 @@
-"""SQLite state of one world, through sqlite-utils.
+"""SQLite state of one world, through sqlite-utils: rows as plain dicts with snake_case keys.
 
-Rows go in and out as plain dicts with snake_case keys; JSON columns and
-booleans are decoded on the way out. All writes happen inside
-``Store.transaction()``: one request, one transaction, so a request that fails
-leaves nothing half-written. Timestamps are stored as the strings
-``clock.iso`` makes (fixed width, UTC), so they sort and compare as text and
-no timestamp is ever computed in SQL.
-
-Rows of runs, jobs and events may be decided before they are written (``Store.deferred``,
-the scheduler's steady stretches): every read or change of those tables through the store
-writes them first, and a store on disk writes them before each commit. Code that reads
-those tables with SQL of its own calls ``flush()`` first. Event sequence numbers come from
-the store (``reserve_seqs``), so rows written late keep their place in the log.
+One request, one transaction (``Store.transaction()``), so a failed request leaves nothing
+half-written. Timestamps are ``clock.iso`` strings (fixed width, UTC): they sort as text, and
+none is computed in SQL. Rows of runs, jobs and events may be decided before they are written
+(``Store.deferred``, the scheduler's steady stretches); every read through the store writes
+them first, and SQL of one's own calls ``flush()`` first. The typed rows are ``core.rows``.
 """
 
 from __future__ import annotations

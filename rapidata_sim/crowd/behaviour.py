@@ -1,13 +1,10 @@
-"""What a crowd thinks: one model per task type, set per audience, changeable over time.
+"""What a crowd thinks: one model per task type (``Prefer``, ``Classify``, ``FreeText``),
+set per audience and changeable over time.
 
-Each model answers one vote at a time from a generator it is handed, so the
-same seed gives the same votes. Models are plain data where they can be (dict
-round-trip, for fixtures, scenario files and the store); a Python callable is
-allowed wherever a mapping is, and then the model lives only in this process.
-
-Names in mappings are matched against what the results file shows for an
-asset (the original file name, or the text of a text datapoint) and, failing
-that, as ``fnmatch`` patterns (``"*_b.png"``, ``"*flux*"``), first match wins.
+Each model answers one vote at a time from the generator it is handed (same seed, same votes),
+and is plain data where it can be (dict round-trip for fixtures, scenarios and the store).
+Names match what the results file shows for an asset, else as ``fnmatch`` patterns, first
+match wins. See ``docs/crowd.md``.
 """
 
 from __future__ import annotations

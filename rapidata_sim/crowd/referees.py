@@ -1,15 +1,9 @@
-"""When a datapoint has enough votes: the referees the SDK configures.
+"""When a datapoint has enough votes: the referees the SDK configures (naive, early
+stopping, quorum).
 
-- ``NaiveReferee``: exactly ``totalVotes``.
-- ``EarlyStoppingReferee``: stop once the confidence of the leading category
-  reaches ``threshold``, or at ``maxVotes``.
-- ``QuorumReferee``: stop once ``threshold`` votes agree, once no option can
-  reach ``threshold`` in the votes left, or at ``maxVotes``.
-
-Confidence (our model; the service documents only that it combines the voters'
-``userScores``): each vote is evidence with the voter's score as its accuracy,
-P(c) ∝ Π score if the vote is c, else (1 - score) / (K - 1), from a uniform prior.
-Votes outside the categories (a compare's Both/Neither) carry no evidence.
+Early stopping's confidence is our model (the service documents only that it combines the
+voters' ``userScores``): each vote is evidence with the voter's score as its accuracy, from a
+uniform prior; a compare's Both/Neither carry none. See ``docs/crowd.md``.
 """
 
 from __future__ import annotations

@@ -1,14 +1,9 @@
-"""Job plans: how a world's crowd will answer each job (``sim.crowd``).
+"""Job plans: how a world's crowd answers each job (``sim.crowd``), binding the pure models
+of ``rapidata_sim.crowd`` to a world: behaviours over time, injected faults, plans.
 
-The binding of the pure models in ``rapidata_sim.crowd`` to a world: behaviours
-over time, injected faults, and each job's plan.
-
-A job is planned once, when it is created: which behaviour answers it (the one
-in effect for its audience at that instant, so changing a behaviour later never
-rewrites results already produced), how many votes it needs, and when its crowd
-will have delivered them. Its votes are drawn only when somebody reads its
-results, from the job's own seeded streams, so simulating a year of jobs costs
-what scheduling them costs.
+A job is planned once, when it is created (the behaviour in effect then, its votes needed,
+when they arrive), so a later change never rewrites results; its votes are drawn only when
+its results are read, from its own seeded streams. See ``docs/crowd.md``.
 """
 
 from __future__ import annotations

@@ -1,16 +1,9 @@
 """What an observer reads of a world: a signal's runs and counters, a job, its results.
 
-One reading for both places a scenario runs. In process, ``scenario.backends.LocalWorld``
-calls these functions with ``who=None`` (the whole world is its own). On a server, the
-read routes under ``/_sim`` (``http/observe.py``) call them as the caller, and the
-domain's own checks decide what the caller may see (``Signals.get``: the owner, or the
-organization when the signal is public; ``Jobs.get``: the job's organization): anything
-else is ``NotFound``, exactly as on the real routes. Worlds themselves are separate
-stores, so nothing of another world is ever in reach.
-
-The shapes are plain dicts with the store's column names; on the wire their top-level
-keys are camelCase (``wire``/``unwire``), so a ``RemoteWorld`` hands hooks the same
-dicts a ``LocalWorld`` does.
+One reading for in-process scenarios (``who=None``: the whole world) and the ``/_sim`` read
+routes (as the caller: the domain's visibility checks apply). Plain dicts with the store's
+column names; ``wire``/``unwire`` camelCase the top-level keys, so a remote world hands hooks
+the same dicts a local one does.
 """
 
 from __future__ import annotations

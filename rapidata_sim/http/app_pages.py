@@ -1,18 +1,11 @@
-"""The pages behind the links the SDK prints, served as the dashboard focused on one object.
+"""The pages behind the links the SDK prints (``https://app.{environment}/...``), served as
+the dashboard focused on one object.
 
-SDK 3.27.1 builds ``https://app.{environment}/...`` links (``grep -rn "https://app\\." rapidata/``):
-the "Preview in dashboard" link of a new job definition, a job's page, an unlisted
-audience's labeling link, validation sets and benchmarks. With the environment
-``sim@127.0.0.1:PORT`` a browser reads ``app.sim`` as userinfo and asks this server.
-
-Each such path answers with the dashboard page (``dashboard_page.shell``), which holds no
-data: its script signs in as the dashboard does and shows the object that
-``/_sim/dashboard/state?object=<path>`` describes (bearer token required, so only what
-the caller's world and organization may see). The page's status says whether the
-object is there for the viewer: the holder of the ``simToken`` cookie the dashboard's
-sign-in sets (``worlds`` routes these pages by it), else the world's default client.
-The pages sit in front of the API as a middleware, not among its routes: in the real
-service they are another host's (``app.`` rather than ``api.``).
+With the environment ``sim@127.0.0.1:PORT`` a browser asks this server for them. Each answers
+with the dashboard's page (``dashboard_page``), whose script shows what
+``/_sim/dashboard/state?object=<path>`` describes for its viewer (the ``simToken`` cookie's
+holder, else the default client). A middleware, not routes: the real pages are another host's.
+See ``docs/dashboard.md``.
 """
 
 from __future__ import annotations

@@ -1,12 +1,7 @@
-"""A web dashboard under ``/_sim/dashboard``: the world's clock, signals, runs and jobs, live.
-
-The page is plain HTML with a small script. It holds no data itself: the script
-signs in with client credentials (prefilled with the seed's default client), so
-a browser sees exactly the world those credentials choose, then polls
-``/_sim/dashboard/state`` (one JSON document, bearer token required) every
-second and can advance the clock through ``/_sim/clock/advance``. The token is
-kept in a ``simToken`` cookie, so the pages behind the SDK's links (``app_pages``:
-this page, focused on one object) know whose world to look in.
+"""The dashboard's data: ``GET /_sim/dashboard/state`` (clock, visible signals with their
+recent runs, recent jobs, and with ``?object=`` one object of the SDK's links), and the page
+at ``/_sim/dashboard`` (``dashboard_page``), which polls it every second with a bearer token.
+See ``docs/dashboard.md``.
 """
 
 from __future__ import annotations

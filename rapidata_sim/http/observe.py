@@ -1,12 +1,8 @@
 """Reading a world under ``/_sim``: what a scenario's hooks observe, over HTTP.
 
-``GET /_sim/signals/{id}/runs`` (every run, oldest first, skipped ones too),
-``GET /_sim/jobs/{id}`` (the job, with the revision it ran) and
-``GET /_sim/jobs/{id}/results`` (its results as of now, preliminary while it runs;
-nothing is written, unlike the real preliminary-download routes). With
-``/_sim/events`` and ``/_sim/signals/{id}/counters`` (``control.py``) they are what
-``scenario.backends.RemoteWorld`` reads. Each is ``rapidata_sim.domain.observation`` as the
-caller: the domain's visibility checks apply, in the caller's own world only.
+A signal's runs (skipped ones too), a job with its revision, and its results as of now
+(nothing written, unlike the real preliminary download). Each is ``domain.observation`` as
+the caller, in the caller's own world; ``scenario.backends.RemoteWorld`` reads them.
 """
 
 from __future__ import annotations

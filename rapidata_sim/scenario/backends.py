@@ -1,17 +1,7 @@
-"""Where a scenario runs: a world in this process, or a scratch world on a running server.
-
-``scenario.runner`` plays timelines and checks expectations through ``World``,
-so the same file runs in-process (``LocalWorld``: a fresh ``Simulator``) and against a
-server (``RemoteWorld``: a world of its own, made for fresh credentials, reset to the
-scenario's seed and start, driven through ``/_sim`` and deleted afterwards unless kept).
-The SDK client is real in both. A ``RemoteWorld`` never touches the world of the
-credentials it was given to find the server: that world's signals, clock and speed stay
-as they were.
-
-Hooks (``call = "module:function"``) read the world through ``ctx.world``, a
-``WorldView``: events, a signal's counters and runs, a job, a job's results. Both
-worlds answer with the same dicts (``rapidata_sim.domain.observation``), so a hook runs the
-same in-process and on a server.
+"""Where a scenario runs: a world in this process (``LocalWorld``), or a scratch world on a
+running server (``RemoteWorld``: fresh credentials, reset to the scenario's seed and start,
+driven through ``/_sim``, deleted afterwards unless kept; the credentials' own world is never
+touched). Both answer hooks with the same dicts (``WorldView``, ``domain.observation``).
 """
 
 from __future__ import annotations

@@ -1,13 +1,9 @@
-"""Firings decided in a steady stretch and not yet written as rows.
+"""Firings decided in a steady stretch (``stretches``) and not yet written as rows.
 
-In a steady stretch (``stretches``) nothing can change how a firing turns
-out: every signal in it fires, its job is planned like the one before, and the job is
-done by the signal's next grid point. The scheduler still takes those firings one by
-one, in the order and with the ids it would give them otherwise, but keeps only a few
-numbers per firing here: which signal, when, and its three drawn ids. The rows (runs,
-jobs, events) are spelled out when somebody reads their tables (``Store.flush``), byte
-for byte what firing them one by one would have written. A simulated year then costs
-what deciding it costs, and reading its rows what writing them would have.
+Per firing only a few numbers are kept (which signal, when, its three drawn ids); the rows
+are spelled out when somebody reads their tables (``Store.flush``), byte for byte what firing
+one by one writes (through ``firing``'s functions). A simulated year costs what deciding it
+costs; reading its rows, what writing them would have.
 """
 
 from __future__ import annotations

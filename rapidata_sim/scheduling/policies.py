@@ -1,15 +1,9 @@
-"""The scheduler's knobs: behaviour the real service does not document (``docs/behaviour.md``).
+"""The scheduler's knobs (``SchedulerConfig``): behaviour the real service does not document.
 
-Vocabulary (borrowed from Temporal schedules, Kubernetes CronJob, APScheduler):
-
-- **grid**: ``nextRunAt = createdAt + interval``, then every interval.
-- **overlap policy** (``overlap``), when a firing finds the signal's previous job unfinished:
-  ``skip`` (a Skipped run), ``allow`` (fire anyway), ``buffer_one`` (hold one firing and run it
-  the moment the previous job finishes; further firings meanwhile are skipped).
-- **paused policy** (``paused``): ``none`` records nothing while paused; ``skip`` records a
-  Skipped run (``SignalPaused``) at each grid point.
-- **catch-up policy** (``catch_up``), when an outage ends: ``none``, ``latest`` (one firing for
-  the missed points) or ``all`` (one per point).
+Overlap (``skip``/``allow``/``buffer_one``), paused (``none``/``skip``), catch-up after an
+outage (``none``/``latest``/``all``), trigger latency, and ``fast_forward``. The vocabulary
+(grid, overlap, catch-up; borrowed from Temporal, CronJob, APScheduler) and every choice are
+explained in ``docs/behaviour.md``.
 """
 
 from __future__ import annotations

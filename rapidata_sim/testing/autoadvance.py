@@ -1,26 +1,10 @@
 """Auto-advance: the SDK's blocking calls return at once, with virtual time moved for them.
 
-``job.get_results()`` on an unfinished job, ``job.display_progress_bar()`` and
-``signal.wait_for_next_job()`` poll the service and sleep between polls (5 s
-of wall time by default). Under the **next-event** policy, each of those
-sleeps instead advances the world's virtual clock to its next event (every
-event before it processed in order) and returns at once, so the next poll
-sees exactly the state the wait was for. When nothing is scheduled, the sleep
-is a real one, so the SDK's own timeouts still run out.
-
-``wait_for_next_job()`` only accepts runs that started at or after the moment
-it began waiting, by the SDK's ``datetime.now()``. Once virtual time is ahead
-of the wall clock, every earlier run would pass that test, so the wait would
-return an old job at once; the SDK's signal module therefore reads "now" from
-the world's clock too, as it would from the real service's.
-
-The SDK's 0.5 s sleep while the asset service "downloads" URL uploads is cut
-to nothing as well: the simulator completes batch uploads at once.
-
-Only the SDK's own sleeps are touched (``rapidata.rapidata_client.*``), never
-``time.sleep`` elsewhere. The policy is a world setting: ``sim.auto_advance``
-is ``"next-event"`` or ``"off"``; ``with sim.auto_advance_off():`` scopes it,
-so a test can observe a job still ``Running`` or a firing being skipped.
+Under the ``next-event`` policy, the SDK's poll sleeps (``get_results()``,
+``display_progress_bar()``, ``wait_for_next_job()``) advance the world's clock to its next
+event instead; with nothing scheduled they really sleep, so SDK timeouts still run out. The
+SDK's signal module reads "now" from the world's clock (its timestamp rule), and only the SDK's
+own sleeps are touched. ``sim.auto_advance_off()`` scopes it off. See ``docs/behaviour.md``.
 """
 
 from __future__ import annotations

@@ -1,16 +1,9 @@
-"""The code under test reads virtual time: ``datetime.now()``/``time.time()`` follow the world's clock.
+"""The code under test reads virtual time: inside ``virtual_process_clock(sim)`` (freezegun),
+``datetime.now()``/``time.time()`` follow the world's clock.
 
-User code often asks "what happened in the last 24 hours?" with
-``datetime.now()``. Inside ``virtual_process_clock(sim)`` (freezegun), such
-calls return the world's virtual now, and move whenever the world's clock is
-advanced. The SDK, the HTTP stack, the server and the simulator itself keep
-real time (``DEFAULT_IGNORE``): the SDK's token expiry and poll deadlines are
-wall-clock matters, and the simulator's clock is never behind them anyway.
-
-Not covered: threads or processes started elsewhere that read the time
-(freezegun patches this process's modules only, and skips ignored callers);
-``asyncio`` sleeps and event-loop time; ``time.monotonic``/``perf_counter``
-in ignored modules; C extensions that read the system clock themselves.
+The SDK, the HTTP stack, the server and the simulator keep real time (``DEFAULT_IGNORE``).
+Not covered: other threads' or processes' clocks, asyncio loop time, ``monotonic`` in ignored
+modules, C extensions. See ``docs/behaviour.md``.
 """
 
 from __future__ import annotations

@@ -1,29 +1,10 @@
 """The pytest plugin (entry point ``pytest11``): a simulated Rapidata world per test.
 
-Fixtures:
-
-- ``rapidata_sim``: a fresh ``Simulator`` per test (its own store, clock and seed),
-  served over TLS on 127.0.0.1; the environment is patched for the test so user
-  code that builds its own ``RapidataClient()`` reaches it, and the SDK's waits
-  advance its clock.
-- ``rapidata_client``: a real ``RapidataClient`` connected to that world.
-
-One server and one client serve the whole session (per pytest-xdist worker); each
-test swaps a new world in behind them, so a test pays for a world (a few ms), not
-for a TLS server and an SDK client. Nothing is shared between worlds except the
-bearer token the session's client holds.
-
-The SDK is warmed in a background thread (``rapidata_sim.testing.warmup``) from the moment collection
-meets the first test that uses these fixtures: its imports, the session's server and client.
-The first test waits for it instead of paying seconds for it in its own setup; a session with
-no such test never starts it. ``--rapidata-sim-warmup=off`` (ini ``rapidata_sim_warmup``)
-turns it off.
-
-Settings, most specific first: ``@pytest.mark.rapidata_sim(seed=..., clock=...,
-start=..., auto_advance=...)``, the command line (``--rapidata-sim-seed`` ...), the
-ini file (``rapidata_sim_seed`` ...). ``clock`` is ``frozen`` (default: time moves
-only when the test moves it, starting at ``start``, default 2100-01-01) or ``wall``
-(follows the wall clock). A failing test's report shows the settings it ran with.
+Fixtures ``rapidata_sim`` (a fresh ``Simulator`` per test, the environment patched so user
+code's ``RapidataClient()`` reaches it) and ``rapidata_client``. One TLS server and client
+serve the session; each test swaps a new world in behind them. Settings: the
+``rapidata_sim`` marker, then command line, then ini; ``warmup`` readies the SDK early.
+Scenario files in ``scenarios/`` are collected as tests. See ``docs/testing.md``.
 """
 
 from __future__ import annotations

@@ -1,16 +1,9 @@
-"""Hypothesis support: strategies for signals, crowds and timelines, and a state machine.
+"""Hypothesis support: strategies for signals, crowds and timelines, and ``SignalMachine``.
 
-``SignalMachine`` drives a simulated world through the real SDK with the actions a
-signal's life is made of (time passing, triggers, pauses, interval updates,
-outages, slow or opinionated crowds, faults). Subclass it, add ``@invariant``s
-that call *your* signal logic, and Hypothesis searches for the interleaving that
-breaks it. Every step is recorded as a scenario timeline; when an example fails,
-the scenario (TOML) is printed with it, and ``rapidata-sim run`` replays it. For
-that, put the logic an invariant checks in a ``module:function`` hook and list it
-in ``checks``: the invariant and the replayed scenario then run the same code.
-
-Actions are scenario timeline entries (dicts), so ``timelines()`` output can be
-played by ``rapidata_sim.scenario.run`` too.
+``SignalMachine`` drives a world through the real SDK with the actions of a signal's life;
+subclass it, add ``@invariant``s that call your logic, and Hypothesis searches for the
+interleaving that breaks it. Each step is a scenario timeline entry, so a failing example
+prints as a scenario file ``rapidata-sim run`` replays. See ``docs/testing.md``.
 """
 
 from __future__ import annotations

@@ -1,36 +1,10 @@
 """Warming the SDK before the first test needs it (the pytest plugin's session warm-up).
 
-The first test of a session that touches the SDK used to pay seconds that every later test
-does not (profiled under the plugin's fixtures, SDK 3.27.1):
-
-- ``import rapidata`` (about a third): the client package and the pydantic models it
-  imports at module level;
-- ``rapidata.api_client.api`` (about two thirds), imported on the first SDK call: its
-  ``__init__`` imports all 74 generated API classes. Each of their ~1,300 methods is
-  wrapped in pydantic's ``validate_call``, which builds a validator schema when the class
-  body runs (about half of this step), and the API modules import the ~860 pydantic models
-  their methods take and return (most of the rest);
-- the simulator's server modules (Starlette, uvicorn), the session's TLS server, the SDK
-  client and its first request (token, TLS handshake, the HTTP stack's lazy imports), a few
-  hundred ms together.
-
-``WarmUp`` does all of that in a daemon thread, started by the plugin as collection meets the
-first test that uses its fixtures (a session with none never starts it), and hands the
-session server and client it made to the plugin's session fixture, which waits for it (as
-does every test's setup: no test imports SDK modules while the thread may be importing
-them). It makes no request but to the simulator on 127.0.0.1: the SDK is imported under
-the plugin's quiet environment (``sdk.QUIET_ENV``: no telemetry, no agent hint, silent, no
-disk cache) and the client is made with the version check patched out, as the fixtures do.
-
-It also does less work than the cold path did: while it imports the SDK, the ``validate_call``
-of the generated API modules (``rapidata.api_client.*``) gets pydantic's own
-``defer_build=True`` (``deferred_api_validators``), so each method's validator is built by
-pydantic on that method's first call, and the ~1,300 of methods no test calls are never
-built. Validation is unchanged: the same schema, from the same namespace, checks every call;
-only when it is built moves.
-
-A warm-up that fails (an SDK version it does not know, say) is logged to ``self.error`` and
-otherwise ignored: the fixtures then do what they always did.
+``WarmUp`` imports the SDK (under the quiet environment, with the generated API's
+``validate_call`` deferred to each method's first call), starts the session's TLS server and
+client in a daemon thread from the first test collected that uses the fixtures, and hands them
+to the session fixture. A failure is logged and the fixtures do what they did before. What it
+costs and saves, measured: ``docs/testing.md``.
 """
 
 from __future__ import annotations
