@@ -59,6 +59,11 @@ def next_on_grid(anchor: datetime, interval: timedelta, after: datetime) -> date
     return anchor + steps * interval
 
 
+def next_point(signal: dict[str, Any], due: str) -> str:
+    """The grid point after ``due``: one interval on (the scheduler moves a signal on by it)."""
+    return iso(parse_iso(due) + timedelta(seconds=signal["interval_seconds"]))
+
+
 def grid(signal: dict[str, Any], count: int) -> list[str]:
     """The next ``count`` grid points of a signal."""
     start = parse_iso(signal["next_run_at"])

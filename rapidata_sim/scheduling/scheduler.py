@@ -14,8 +14,9 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Iterator
 
-from ..core.clock import iso, parse_iso
+from ..core.clock import iso
 from ..core.world import World
+from ..domain.signals import next_point
 from . import firing
 from .ledger import Ledger
 from .outages import outage
@@ -225,7 +226,7 @@ class Scheduler:
                 elif kind == JOB:
                     self._job_completed(row)
                 elif kind == FIRE:
-                    nxt = iso(parse_iso(due) + timedelta(seconds=row["interval_seconds"]))
+                    nxt = next_point(row, due)
                     if missed is not None and not row["is_paused"]:
                         missed.setdefault(row["id"], []).append(due)
                         self.log.record("signal.missed", row["id"], at=due)
