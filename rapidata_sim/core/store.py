@@ -11,11 +11,30 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 import threading
 from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Protocol
 
-import sqlite_utils
+
+
+def _import_sqlite_utils() -> Any:
+    """``sqlite_utils``, without the pandas and numpy it imports at load when they are installed
+    (the SDK installs them): 1 s or more of a cold start, for DataFrame support the store never
+    uses. If the process already imported them, nothing is saved and nothing is blocked."""
+    blocked = [name for name in ("pandas", "numpy") if name not in sys.modules]
+    for name in blocked:
+        sys.modules[name] = None  # type: ignore[assignment]  # makes `import pandas` raise ImportError
+    try:
+        import sqlite_utils
+    finally:
+        for name in blocked:
+            if sys.modules.get(name, 0) is None:
+                del sys.modules[name]
+    return sqlite_utils
+
+
+sqlite_utils = _import_sqlite_utils()
 
 S, I, F, B, J = str, int, float, bool, "json"
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from typing import Any, Iterable, Mapping, TypeVar
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, TypeVar
 
-from pydantic import ConfigDict, TypeAdapter, ValidationError
+if TYPE_CHECKING:
+    from pydantic import TypeAdapter, ValidationError
 
 T = TypeVar("T")
 
@@ -39,6 +40,8 @@ def parse(model: type[T], data: Mapping[str, Any] | None) -> T:
     """``model`` built from plain data, or ``InvalidSettings`` naming every bad field."""
     if data is not None and not isinstance(data, Mapping):
         raise InvalidSettings({"": [f"must be an object of settings, not {type(data).__name__}"]})
+    from pydantic import ValidationError  # here: pydantic costs a cold start ~50 ms, and most worlds never parse
+
     try:
         return _adapter(model).validate_python(dict(data or {}))
     except ValidationError as exc:
@@ -77,12 +80,14 @@ def _number(value: Any) -> bool:
 
 
 @functools.cache
-def _adapter(model: type) -> TypeAdapter:
+def _adapter(model: type) -> "TypeAdapter":
+    from pydantic import ConfigDict, TypeAdapter
+
     model.__pydantic_config__ = ConfigDict(allow_inf_nan=False, extra="forbid")  # type: ignore[attr-defined]
     return TypeAdapter(model)
 
 
-def _readable(exc: ValidationError, model: type) -> InvalidSettings:
+def _readable(exc: "ValidationError", model: type) -> InvalidSettings:
     """pydantic's errors as ``{field path: [message]}``. Union branches are named by type in
     pydantic's paths; they are dropped, and so is the callable branch (plain data never is one)."""
     errors: dict[str, list[str]] = {}
