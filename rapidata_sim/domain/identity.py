@@ -6,6 +6,7 @@ import secrets
 from typing import Any
 
 from ..core.errors import NotFound, Unauthorized, ValidationFailed
+from ..core.world import World
 from .base import Principal, Service
 
 TOKEN_LIFETIME_SECONDS = 3600
@@ -19,7 +20,19 @@ class OAuthError(Exception):
         self.code, self.description, self.status = code, description, status
 
 
+#: Most bearer tokens whose principal is remembered (``Identity.authenticate``); past it the memory starts over.
+SESSIONS_KEPT = 10_000
+
+
 class Identity(Service):
+    def __init__(self, world: World) -> None:
+        super().__init__(world)
+        #: token -> (expires_at, principal): a request's authentication without a store read.
+        #: Tokens are never changed, only deleted (``delete_client``, which forgets them all), and
+        #: users are never deleted; a rolled-back transaction forgets them too, to be safe.
+        self._sessions: dict[str, tuple[float, Principal]] = {}
+        self.store.on_rollback.append(self._sessions.clear)
+
     def create_organization(self, org_id: str, name: str) -> dict[str, Any]:
         return self.store.insert("organizations", {"id": org_id, "name": name, "created_at": self.now()})
 
@@ -47,6 +60,7 @@ class Identity(Service):
             self._get_live("clients", client_id, "Client")
             self.store.update("clients", client_id, {"deleted": True})
             self.store.conn.execute("DELETE FROM tokens WHERE client_id = ?", [client_id])
+            self._sessions.clear()
 
     def issue_token(self, client_id: str, secret: str, *, lifetime: int | None = None) -> dict[str, Any]:
         """Client-credentials grant. Lifetimes run on the wall clock (see ``Clock.wall_now``)."""
@@ -63,12 +77,19 @@ class Identity(Service):
     def authenticate(self, token: str | None) -> Principal:
         if not token:
             raise Unauthorized("A bearer token is required.")
+        known = self._sessions.get(token)
+        if known is not None and known[0] > self.clock.wall_now():
+            return known[1]
         row = self.store.get("tokens", token)
         if row is None:
             raise Unauthorized("The access token is not valid.")
         if row["expires_at"] <= self.clock.wall_now():
             raise Unauthorized("The access token has expired.")
-        return self.principal(row["user_id"], client_id=row["client_id"])
+        who = self.principal(row["user_id"], client_id=row["client_id"])
+        if len(self._sessions) >= SESSIONS_KEPT:
+            self._sessions.clear()
+        self._sessions[token] = (row["expires_at"], who)
+        return who
 
     def principal(self, user_id: str, *, client_id: str | None = None) -> Principal:
         user = self.store.get("users", user_id)

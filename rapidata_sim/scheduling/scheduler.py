@@ -197,11 +197,13 @@ class Scheduler:
         and trigger starts due at ``until`` itself wait for the caller's catch-up.
         """
         until = until or iso(self.clock.now())
+        queue = self.queue
+        if missed is None and (not queue.heap or queue.heap[0][0] > until):
+            return 0  # nothing due (most requests): no transaction, no read
         processed = 0
         limit = self.config.max_events_per_sync
         fast = self.config.fast_forward and missed is None
         retry_at = 0  # when to look for a steady stretch again (each look scans the queue)
-        queue = self.queue
         with self._locked():
             while processed < limit:
                 if fast and processed >= retry_at:

@@ -31,9 +31,19 @@ def test_table_accounts_for_every_route_and_operation():
 
 # -- the guides' operations ----------------------------------------------------------------------------------
 
+def _guide(name):
+    """A guide test module: as pytest imported it when it collected ``tests/guides`` too, else from there."""
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError:
+        return importlib.import_module(f"guides.{name}")
+
+
 def _signals_guide(variant):
     def flow(sim):
-        import test_guide_signals as guide
+        guide = _guide("test_guide_signals")
 
         make = (guide.create_signal_custom_audience if variant == "custom"
                 else guide.create_signal_alignment_audience)
@@ -46,7 +56,7 @@ def _signals_guide(variant):
 
 
 def _quickstart(sim):
-    import test_guide_quickstart_audiences as guide
+    guide = _guide("test_guide_quickstart_audiences")
 
     guide.test_quickstart_complete_example(sim, None)
 
