@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from ..domain.identity import Identity
     from ..domain.job_plans import Crowd
     from ..domain.jobs import Jobs
+    from ..domain.ports import Timed
     from ..domain.signals import Signals
 
 #: A run's status for the state its job is created in.
@@ -64,8 +65,9 @@ JOB_DEFINITION_DELETED = "JobDefinitionDeleted"
 REVISION_NOT_FOUND = "RevisionNotFound"
 SIGNAL_PAUSED = "SignalPaused"
 
-# Heap entry kinds, in tie-break order at one instant.
-_AUDIENCE, _JOB, _FIRE, _TRIGGER = -1, 0, 1, 2
+# Heap entry kinds, in tie-break order at one instant. _TIMED: a row of a ``Timed`` service
+# (``add_timed``), keyed "table:key".
+_AUDIENCE, _JOB, _FIRE, _TRIGGER, _TIMED = -1, 0, 1, 2, 3
 
 
 @dataclass
@@ -119,6 +121,8 @@ class Scheduler:
         #: Firings of steady stretches, decided but not yet written as rows.
         self.ledger = Ledger(world.ids)
         self.store.deferred = self.ledger
+        #: Services whose rows settle at their own instants (``domain.ports.Timed``), by table.
+        self._timed: dict[str, Timed] = {}
         self.rebuild()
         # A rolled-back transaction may have undone firings whose queue entries were already
         # popped (the grid's next point pushed, the row back at the old one): start again from rows.
@@ -132,6 +136,12 @@ class Scheduler:
         self.signals = signals
         self.crowd = crowd
 
+    def add_timed(self, service: Timed) -> None:
+        """Settle ``service``'s rows at their due instants (``watch_due``), its pending ones from now."""
+        self._timed[service.table] = service
+        for key, due in service.pending():
+            self.watch_due(service.table, key, due)
+
     # -- the queue ----------------------------------------------------------------
 
     def rebuild(self) -> None:
@@ -143,6 +153,9 @@ class Scheduler:
             self.watch_job(job)
         for signal in self.store.select("signals", "deleted = 0", order_by="rowid"):
             self.watch_signal(signal)
+        for table, service in self._timed.items():
+            for key, due in service.pending():
+                self.watch_due(table, key, due)
 
     def _push(self, due: str, kind: int, key: str) -> None:
         heapq.heappush(self._heap, (due, kind, next(self._seq), key))
@@ -150,6 +163,9 @@ class Scheduler:
     def watch_job(self, job: dict[str, Any]) -> None:
         if job["state"] == "Running" and not job.get("deleted") and job["completes_at"] is not None:
             self._push(job["completes_at"], _JOB, job["id"])
+
+    def watch_due(self, table: str, key: str, due: str) -> None:
+        self._push(due, _TIMED, f"{table}:{key}")
 
     def watch_audience(self, audience: dict[str, Any]) -> None:
         """A recruiting audience turns Ready at its ``ready_at`` instant."""
@@ -175,6 +191,10 @@ class Scheduler:
             audience = self._cached("audiences", key)
             return audience if audience and audience["status"] == "Recruiting" and not audience["deleted"] \
                 and audience.get("ready_at") == due else None
+        if kind == _TIMED:
+            table, _, row_key = key.partition(":")
+            service = self._timed.get(table)
+            return service.due_row(row_key, due) if service is not None else None
         if kind == _JOB:
             job = self._cached("jobs", key, flush=flush)
             return job if job and job["state"] == "Running" and not job["deleted"] and job["completes_at"] == due \
@@ -207,7 +227,8 @@ class Scheduler:
     def has_pending_work(self) -> bool:
         """Is a job running or a trigger queued? (Firings recur forever, so they do not count.)"""
         return bool(self.store.count("jobs", "state = 'Running' AND deleted = 0")
-                    or self.store.count("signals", "deleted = 0 AND pending_triggers > 0"))
+                    or self.store.count("signals", "deleted = 0 AND pending_triggers > 0")
+                    or any(service.has_pending() for service in self._timed.values()))
 
     # -- the skip rule ------------------------------------------------------------
 
@@ -394,6 +415,8 @@ class Scheduler:
                     self.audiences.become_ready(row, due)
                 elif kind == _JOB:
                     self._job_completed(row)
+                elif kind == _TIMED:
+                    self._timed[entry[3].partition(":")[0]].settle(row, due)
                 elif kind == _FIRE:
                     nxt = self._next_point(row, due)
                     if missed is not None and not row["is_paused"]:
