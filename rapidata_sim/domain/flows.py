@@ -94,7 +94,9 @@ class Flows(Service):
 
     def _thresholds(self, min_responses: int | None, max_responses: int | None, defaults: tuple[int, int],
                     errors: dict[str, list[str]]) -> tuple[int, int]:
-        low = defaults[0] if min_responses is None else min_responses
+        # Whichever is left out follows the other (a max of 6 alone is a min of 6, not of 20).
+        low = min_responses if min_responses is not None else (
+            defaults[0] if max_responses is None else min(defaults[0], max_responses))
         high = max(defaults[1], low) if max_responses is None else max_responses
         if not 1 <= low <= MAX_RESPONSES_LIMIT:
             errors["minResponses"] = [f"'Min Responses' must be between 1 and {MAX_RESPONSES_LIMIT}."]
