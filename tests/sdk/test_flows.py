@@ -239,3 +239,30 @@ def test_bad_input_is_a_400_naming_the_field(client, sim):
         client.flow.create_ranking_flow(name="bad", instruction="Better?", max_response_threshold=5,
                                         min_response_threshold=10)
     assert err.value.status_code == 400
+
+
+def test_a_running_item_survives_a_restart_and_completes_on_time(tmp_path):
+    """The scheduler's queue is rebuilt from the store: a reopened world still settles the item."""
+    from rapidata_sim import Simulator
+
+    db = tmp_path / "world.db"
+    sim = Simulator.open(db, speed=0)
+    me = sim.principal()
+    with sim.store.transaction():
+        flow = sim.flows.create_ranking(me, name="f", criteria="?", min_responses=40, max_responses=40)
+        ds = sim.datasets.create(me, "ds")
+        for i, text in enumerate(MODELS):
+            sim.datasets.add_datapoint(me, ds["id"], [{"key": "asset", "kind": "Asset",
+                                                       "asset": {"_t": "TextAssetInput", "text": text}}], sort_index=i)
+        item = sim.flows.create_item(me, flow["id"], "Ranking", dataset_id=ds["id"], time_to_live=300)
+    due = item["completes_at"]
+    sim.close()
+
+    again = Simulator.open(db, speed=0)
+    assert again.store.get("flow_items", item["id"])["state"] == "Running"
+    assert again.next_event_at() == parse_iso(due)
+    again.run_until_idle()
+    row = again.store.get("flow_items", item["id"])
+    assert (row["state"], row["completed_at"]) == ("Completed", due)
+    assert again.flows.ranking_results(me, item["id"])["total_votes"] == 40
+    again.close()
