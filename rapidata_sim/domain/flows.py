@@ -511,8 +511,12 @@ def elo_scores(keys: list[str], outcomes: list[tuple[str, str]], start: int, ite
         games[j][i] += 1
     p = [1.0] * n
     for _ in range(iterations):
-        p = [wins[i] / sum(games[i][j] / (p[i] + p[j]) for j in range(n) if j != i) if n > 1 else 1.0
-             for i in range(n)]
-        mean = math.exp(sum(math.log(x) for x in p) / n)
-        p = [x / mean for x in p]
+        nxt = [wins[i] / sum(games[i][j] / (p[i] + p[j]) for j in range(n) if j != i) if n > 1 else 1.0
+               for i in range(n)]
+        mean = math.exp(sum(math.log(x) for x in nxt) / n)
+        nxt = [x / mean for x in nxt]
+        done = max(abs(a - b) / b for a, b in zip(nxt, p)) < 1e-9
+        p = nxt
+        if done:  # converged: further rounds change no rounded score
+            break
     return {k: int(round(start + 400 * math.log10(p[at[k]]))) for k in keys}
