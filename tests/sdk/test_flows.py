@@ -266,3 +266,51 @@ def test_a_running_item_survives_a_restart_and_completes_on_time(tmp_path):
     assert (row["state"], row["completed_at"]) == ("Completed", due)
     assert again.flows.ranking_results(me, item["id"])["total_votes"] == 40
     again.close()
+
+
+def test_media_batches_are_keyed_by_source_url_and_take_context_assets(client, sim):
+    sim.crowd.behave("global", compare=Prefer(quality={"*model-a*": 2.0}, strength=2.0, noise=0.0, unsure=0.0))
+    flow = client.flow.create_ranking_flow(name="media", instruction="Sharper?", max_response_threshold=30)
+    urls = ["https://example.com/model-a.png", "https://example.com/model-b.png"]
+    item = flow.create_new_flow_batch(datapoints=urls, context="a fox",
+                                      context_assets=["https://example.com/reference.png"])
+    elo = item.get_results().datapoints
+    assert set(elo) == set(urls) and elo[urls[0]] > elo[urls[1]]
+    listed = client.flow._openapi_service.flow.ranking_flow_item_api.flow_ranking_flow_id_item_get(
+        flow_id=flow.id).items[0]
+    assert listed.context == "a fox"
+    assert listed.context_asset.actual_instance.metadata["sourceUrl"].actual_instance.url \
+        == "https://example.com/reference.png"
+
+
+def test_stopping_an_item_keeps_the_votes_so_far(client, sim):
+    sim.audiences.configure("global", population=Population(responses_per_hour=3600))  # one a second
+    flow = client.flow.create_ranking_flow(name="stop", instruction="Better?", max_response_threshold=500)
+    item = flow.create_new_flow_batch(datapoints=MODELS, data_type="text", time_to_live=3600)
+    sim.advance(seconds=90)
+    from rapidata.api_client.api.flow_item_api import FlowItemApi
+
+    FlowItemApi(client._openapi_service.api_client).flow_item_flow_item_id_stop_post(flow_item_id=item.id)
+    assert item.get_status() == "Stopped"
+    votes = item.get_results().total_votes
+    assert 40 <= votes <= 140  # about 90 at one a second (the crowd's arrivals are Gamma-stretched)
+    assert item.get_response_count() == votes
+    sim.advance(hours=2)
+    assert item.get_status() == "Stopped" and item.get_results().total_votes == votes
+
+
+def test_the_event_log_is_the_same_for_the_same_calls(client, sim):
+    prefer_a_then_b(sim)
+    _, item = ranking_batch(client)
+    item.get_results()
+    log = [line for line in sim.event_log().splitlines() if "flow" in line]
+
+    from rapidata_sim import Clock, Simulator
+
+    with Simulator(seed=1234, clock=Clock.frozen()) as again:
+        again.crowd.behave("global", compare=Prefer(quality={"model-a*": 2.0, "model-b*": 1.0, "model-c*": 0.0},
+                                                    strength=1.5, noise=0.0, unsure=0.0))
+        _, other = ranking_batch(again.client())
+        other.get_results()
+        assert [line for line in again.event_log().splitlines() if "flow" in line] == log
+    assert any("flow_item.completed" in line for line in log)
