@@ -26,6 +26,7 @@ from .domain.base import Principal
 from .domain.job_plans import Crowd
 from .domain.datasets import Datasets
 from .domain.definitions import Definitions
+from .domain.flows import Flows
 from .domain.identity import Identity
 from .domain.jobs import Jobs
 from .domain.results import Results
@@ -93,6 +94,9 @@ class Engine:
         self.crowd.bind(jobs=self.jobs, results=self.results)
         scheduler.bind(identity=self.identity, audiences=self.audiences, jobs=self.jobs, signals=self.signals,
                        crowd=self.crowd)
+        self.flows = Flows(world, audiences=self.audiences, datasets=self.datasets, crowd=self.crowd,
+                           scheduler=scheduler)
+        scheduler.add_timed(self.flows)
         #: The HTTPS server serving this world, if any (a ``serving.server.Server``; ``Simulator.serve``).
         self._server: Any = None
         #: How the SDK's blocking calls move time (see ``autoadvance``): "next-event" or "off".

@@ -111,6 +111,18 @@ SCHEMA: dict[str, tuple[str | tuple[str, ...], dict[str, Any]]] = {
         "audience_job_id": S, "completed_at": S, "result_file_name": S, "failure_message": S,
         "skipped_reason": S,
     }),
+    "flows": ("id", {
+        "id": S, "kind": S, "name": S, "criteria": S, "blueprint": J, "campaign_id": S, "flow_item_count": I,
+        "min_responses": I, "max_responses": I, "starting_elo": I, "audience_id": S, "validation_set_id": S,
+        "feature_flags": J, "serve_timeout_seconds": I, "drain_duration_seconds": I, "serve_responses": I,
+        "serve_to_response_ratio": F, "target_response_count": I, "owner_id": S, "owner_mail": S,
+        "organization_id": S, "created_at": S, "deleted": B,
+    }),
+    "flow_items": ("id", {
+        "id": S, "flow_id": S, "dataset_id": S, "state": S, "context": S, "context_asset": J, "time_to_live": I,
+        "created_at": S, "started_at": S, "expires_at": S, "completes_at": S, "completed_at": S, "failed_at": S,
+        "failure_message": S, "plan": J, "organization_id": S, "deleted": B,
+    }),
     "preliminary_downloads": ("id", {"id": S, "job_id": S, "created_at": S}),
     "behaviours": ("id", {"id": I, "audience_id": S, "definition_id": S, "from_at": S, "spec": J,
                           "created_at": S}),

@@ -18,6 +18,29 @@ class Scheduling(Protocol):
 
     def start_pending_triggers(self, signal_id: str) -> None: ...
 
+    def watch_due(self, table: str, key: str, due: str) -> None:
+        """Row ``key`` of ``table`` (owned by a registered ``Timed`` service) settles at ``due``."""
+        ...
+
+
+class Timed(Protocol):
+    """A service whose rows settle at an instant of their own (flow items): the scheduler queues
+    them (``Scheduling.watch_due``) and settles each in time order with everything else."""
+
+    table: str
+
+    def pending(self) -> list[tuple[str, str]]:
+        """(key, due instant) of every row still to settle (the queue rebuilt from the store)."""
+        ...
+
+    def has_pending(self) -> bool: ...
+
+    def due_row(self, key: str, due: str) -> dict[str, Any] | None:
+        """The row if it still settles at ``due``; None makes the queue entry stale."""
+        ...
+
+    def settle(self, row: dict[str, Any], due: str) -> None: ...
+
 
 class JobFaults(Protocol):
     """What the crowd needs of the jobs service: a job, and a fault scheduled on it."""

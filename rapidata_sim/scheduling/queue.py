@@ -18,11 +18,13 @@ from .policies import SchedulerConfig
 
 if TYPE_CHECKING:
     from ..core.store import Store
+    from ..domain.ports import Timed
     from .rows import Rows
 
 #: Entry kinds, in tie-break order at one instant: an audience turning Ready, a job's due
-#: instant, a scheduled firing, a manual trigger's start.
-AUDIENCE, JOB, FIRE, TRIGGER = -1, 0, 1, 2
+#: instant, a scheduled firing, a manual trigger's start, a row of a ``Timed`` service (its key
+#: "table:key"; flow items).
+AUDIENCE, JOB, FIRE, TRIGGER, TIMED = -1, 0, 1, 2, 3
 
 #: (due instant, kind, sequence number, row id)
 Entry = tuple[str, int, int, str]
@@ -34,6 +36,8 @@ class Queue:
         self.config = config
         self.heap: list[Entry] = []
         self.seq = itertools.count()
+        #: Services whose rows settle at their own instants (``domain.ports.Timed``), by table.
+        self.timed: dict[str, "Timed"] = {}
 
     def rebuild(self, store: "Store") -> None:
         """Recreate the hints from the store (a reopened world, or after a rollback)."""
@@ -44,6 +48,9 @@ class Queue:
             self.watch_job(job)
         for signal in store.select("signals", "deleted = 0", order_by="rowid"):
             self.watch_signal(signal)
+        for table, service in self.timed.items():
+            for key, due in service.pending():
+                self.watch_due(table, key, due)
 
     def push(self, due: str, kind: int, key: str) -> None:
         heapq.heappush(self.heap, (due, kind, next(self.seq), key))
@@ -54,6 +61,9 @@ class Queue:
     def watch_job(self, job: dict[str, Any]) -> None:
         if job["state"] == "Running" and not job.get("deleted") and job["completes_at"] is not None:
             self.push(job["completes_at"], JOB, job["id"])
+
+    def watch_due(self, table: str, key: str, due: str) -> None:
+        self.push(due, TIMED, f"{table}:{key}")
 
     def watch_audience(self, audience: dict[str, Any]) -> None:
         """A recruiting audience turns Ready at its ``ready_at`` instant."""
@@ -80,6 +90,10 @@ class Queue:
             audience = rows.get("audiences", key)
             return audience if audience and audience["status"] == "Recruiting" and not audience["deleted"] \
                 and audience.get("ready_at") == due else None
+        if kind == TIMED:
+            table, _, row_key = key.partition(":")
+            service = self.timed.get(table)
+            return service.due_row(row_key, due) if service is not None else None
         if kind == JOB:
             job = rows.get("jobs", key, flush=flush)
             return job if job and job["state"] == "Running" and not job["deleted"] and job["completes_at"] == due \

@@ -21,7 +21,7 @@ from . import firing
 from .ledger import Ledger
 from .outages import outage
 from .policies import SchedulerConfig
-from .queue import AUDIENCE, FIRE, JOB, TRIGGER, Queue
+from .queue import AUDIENCE, FIRE, JOB, TIMED, TRIGGER, Queue
 from .rows import Rows
 from .skips import PREVIOUS_JOB_NOT_FINISHED, skip_reason
 from .stretches import Stretches
@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from ..domain.identity import Identity
     from ..domain.job_plans import Crowd
     from ..domain.jobs import Jobs
+    from ..domain.ports import Timed
     from ..domain.signals import Signals
 
 __all__ = ["Scheduler", "SchedulerConfig"]
@@ -77,6 +78,12 @@ class Scheduler:
         self.signals = signals
         self.stretches.crowd = crowd
 
+    def add_timed(self, service: Timed) -> None:
+        """Settle ``service``'s rows at their due instants (``watch_due``), its pending ones from now."""
+        self.queue.timed[service.table] = service
+        for key, due in service.pending():
+            self.queue.watch_due(service.table, key, due)
+
     # -- Scheduling (what services tell it) -------------------------------------------
 
     def rebuild(self) -> None:
@@ -88,6 +95,9 @@ class Scheduler:
 
     def watch_audience(self, audience: dict[str, Any]) -> None:
         self.queue.watch_audience(audience)
+
+    def watch_due(self, table: str, key: str, due: str) -> None:
+        self.queue.watch_due(table, key, due)
 
     def watch_signal(self, signal: dict[str, Any]) -> None:
         self.queue.watch_signal(signal)
@@ -115,7 +125,8 @@ class Scheduler:
     def has_pending_work(self) -> bool:
         """Is a job running or a trigger queued? (Firings recur forever, so they do not count.)"""
         return bool(self.store.count("jobs", "state = 'Running' AND deleted = 0")
-                    or self.store.count("signals", "deleted = 0 AND pending_triggers > 0"))
+                    or self.store.count("signals", "deleted = 0 AND pending_triggers > 0")
+                    or any(service.has_pending() for service in self.queue.timed.values()))
 
     def skip_reason(self, signal: dict[str, Any], source: str) -> str | None:
         """``skips.skip_reason`` with this world's rows, ledger and policies."""
@@ -227,6 +238,8 @@ class Scheduler:
                     self.audiences.become_ready(row, due)
                 elif kind == JOB:
                     self._job_completed(row)
+                elif kind == TIMED:
+                    queue.timed[entry[3].partition(":")[0]].settle(row, due)
                 elif kind == FIRE:
                     nxt = next_point(row, due)
                     if missed is not None and not row["is_paused"]:

@@ -26,6 +26,7 @@ POLL_SLEEPS = [
     ("rapidata.rapidata_client.job.rapidata_job", "sleep"),
     ("rapidata.rapidata_client.signal.rapidata_signal", "sleep"),
     ("rapidata.rapidata_client.job.cost", "sleep"),
+    ("rapidata.rapidata_client.flow.rapidata_flow_item", "sleep"),
 ]
 #: Modules whose ``datetime.now()`` must be the world's now (compared with run timestamps).
 VIRTUAL_NOW_MODULES = ["rapidata.rapidata_client.signal.rapidata_signal"]

@@ -55,6 +55,9 @@ OK, LISTED, HIDDEN = "ok", "listed", "hidden"
 #  [A] Custom audiences: audience.openapi.json ("GET /audiences: Queries all audiences visible to
 #      the caller"); domain/audiences.py: the organization's own plus public ones; custom ones are
 #      managed by the organization.
+#  [F] Flows: flow.openapi.json ("GET /flow: Queries flows"; flows are owned by an organization,
+#      ``organizationId``); domain/flows.py: the organization reads, configures, feeds and deletes
+#      its flows; items and their results follow their flow.
 #  [X] Another organization's object is 404, as if absent (docs/requests.md, "Visibility"; the service hides
 #      what the caller may not see). Naming one in a create request is the 400 of an unknown id
 #      (ValidationProblemDetails with the field in ``errors``), never a silent success.
@@ -112,6 +115,14 @@ EXPECT: dict[tuple[str, str], tuple[Any, Any, Any]] = {
     ("custom_audience", "filter"):              (OK,     OK,       404),      # [A]
     ("custom_audience", "assign_job"):          (OK,     OK,       400),      # [A][X]
     ("custom_audience", "delete"):              (OK,     OK,       404),      # [A]
+    ("flow", "get"):                            (OK,     OK,       404),      # [F]
+    ("flow", "find"):                           (LISTED, LISTED,   HIDDEN),   # [F]
+    ("flow", "items"):                          (OK,     OK,       404),      # [F]
+    ("flow", "update"):                         (OK,     OK,       404),      # [F]
+    ("flow", "delete"):                         (OK,     OK,       404),      # [F]
+    ("flow_item", "status"):                    (OK,     OK,       404),      # [F]
+    ("flow_item", "results"):                   (OK,     OK,       404),      # [F]
+    ("flow_item", "win_loss_matrix"):           (OK,     OK,       404),      # [F]
 }
 
 # The four users: (client id, secret, organization).
@@ -269,6 +280,20 @@ def completed_job(w: World, owner: Actor) -> Res:
     return res
 
 
+def make_flow(w: World, owner: Actor) -> Res:
+    name = unique("flow")
+    flow = owner.sdk.flow.create_ranking_flow(name=name, instruction="?", max_response_threshold=6)
+    return Res(owner, name, "flows", flow.id, flow)
+
+
+def make_flow_item(w: World, owner: Actor) -> Res:
+    flow = make_flow(w, owner)
+    item = flow.handle.create_new_flow_batch(datapoints=["a", "b"], data_type="text", time_to_live=60)
+    w.sim.advance(minutes=2)  # past its time to live: finished either way
+    assert w.sim.store.get("flow_items", item.id)["state"] in ("Completed", "Incomplete")
+    return Res(owner, flow.name, "flow_items", item.id, item, {"flow": flow})
+
+
 MAKE: dict[str, Callable[[World, Actor], Res]] = {
     "private_signal": lambda w, o: make_signal(w, o, False),
     "public_signal": lambda w, o: make_signal(w, o, True),
@@ -276,6 +301,8 @@ MAKE: dict[str, Callable[[World, Actor], Res]] = {
     "job_results": make_job,
     "job_definition": make_definition,
     "custom_audience": make_audience,
+    "flow": make_flow,
+    "flow_item": make_flow_item,
 }
 
 
@@ -366,6 +393,15 @@ OPS: dict[tuple[str, str], Callable[[World, Actor, Res], Any]] = {
     ("custom_audience", "assign_job"): lambda w, a, r: _create_job_with(
         a, jobDefinitionId=make_definition(w, a).id, audienceId=r.id),
     ("custom_audience", "delete"): lambda w, a, r: via_sdk(lambda: as_actor(r.handle, a).delete()),
+    ("flow", "get"): lambda w, a, r: via_sdk(lambda: a.sdk.flow.get_flow_by_id(r.id)),
+    ("flow", "find"): lambda w, a, r: listed([f.id for f in a.sdk.flow.find_flows(name=r.name)], r),
+    ("flow", "items"): lambda w, a, r: via_sdk(lambda: as_actor(r.handle, a).get_flow_items()),
+    ("flow", "update"): lambda w, a, r: via_sdk(lambda: as_actor(r.handle, a).update_config(
+        instruction=f"{r.name} by {a.name}")),
+    ("flow", "delete"): lambda w, a, r: via_sdk(lambda: as_actor(r.handle, a).delete()),
+    ("flow_item", "status"): lambda w, a, r: via_sdk(lambda: as_actor(r.handle, a).get_status()),
+    ("flow_item", "results"): lambda w, a, r: via_sdk(lambda: as_actor(r.handle, a).get_results()),
+    ("flow_item", "win_loss_matrix"): lambda w, a, r: via_sdk(lambda: as_actor(r.handle, a).get_win_loss_matrix()),
 }
 
 
@@ -414,6 +450,8 @@ EFFECTS: dict[tuple[str, str], Callable[[World, Actor, Res], bool]] = {
         w, "audiences", "base_audience_id = ? AND id != ?", [r.id, r.id]) == 1,
     ("custom_audience", "assign_job"): lambda w, a, r: _count(w, "jobs", "audience_id = ?", [r.id]) == 1,
     ("custom_audience", "delete"): lambda w, a, r: bool(_row(w, r)["deleted"]),
+    ("flow", "update"): lambda w, a, r: _row(w, r)["criteria"] == f"{r.name} by {a.name}",
+    ("flow", "delete"): lambda w, a, r: bool(_row(w, r)["deleted"]),
 }
 
 
@@ -439,7 +477,7 @@ PAGE = Path(__file__).resolve().parents[2] / "docs" / "isolation.md"
 START_MARKER, END_MARKER = "<!-- isolation-matrix:start -->", "<!-- isolation-matrix:end -->"
 RESOURCE_LABELS = {"private_signal": "private signal", "public_signal": "public signal", "job": "job",
                    "job_results": "job results", "job_definition": "job definition",
-                   "custom_audience": "custom audience"}
+                   "custom_audience": "custom audience", "flow": "flow", "flow_item": "flow item"}
 OP_LABELS = {"find": "listed by `find_*`", "runs": "runs (`get_jobs`)", "run_by_id": "run by id",
              "job_of_run": "the job of one of its runs", "cost_estimate": "cost estimate",
              "as_preceding_job": "named as `precedingJobId` of a new job", "get_results": "`get_results()`",
@@ -448,7 +486,10 @@ OP_LABELS = {"find": "listed by `find_*`", "runs": "runs (`get_jobs`)", "run_by_
              "create_revision": "new revision (`save()`)", "create_signal": "used by a new signal",
              "user_metrics": "recruiting metrics", "recruit": "start recruiting", "filter": "filtered view"}
 OP_LABELS_BY_RESOURCE = {("job_definition", "assign_job"): "used by a new job",
-                         ("custom_audience", "assign_job"): "assigned a job", ("custom_audience", "update"): "rename"}
+                         ("custom_audience", "assign_job"): "assigned a job", ("custom_audience", "update"): "rename",
+                         ("flow", "items"): "its items (`get_flow_items`)", ("flow", "update"): "`update_config`",
+                         ("flow_item", "status"): "`get_status()`", ("flow_item", "results"): "`get_results()`",
+                         ("flow_item", "win_loss_matrix"): "`get_win_loss_matrix()`"}
 
 
 def render_matrix() -> str:

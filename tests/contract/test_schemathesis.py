@@ -124,9 +124,17 @@ def _seed(sim: Simulator) -> dict[str, str]:
     sim.advance(hours=1, minutes=1)  # one scheduled firing: a run
     run = sim.store.select("signal_runs", "signal_id = ?", [signal["id"]])[0]
     batch = sim.datasets.start_batch(me, ["https://example.com/a.jpg"], "corr-1")
+    flow = sim.flows.create_ranking(me, name="f", criteria="?", max_responses=6)
+    two = sim.datasets.create(me, "two")
+    for i, text in enumerate(("left", "right")):
+        sim.datasets.add_datapoint(me, two["id"], [{"key": "asset", "kind": "Asset",
+                                                    "asset": {"_t": "TextAssetInput", "text": text}}], sort_index=i)
+    item = sim.flows.create_item(me, flow["id"], "Ranking", dataset_id=two["id"], time_to_live=60)
+    sim.advance(minutes=2)  # the item is finished: its results and matrix are there to read
     return {"datasetId": ds["id"], "definitionId": definition["id"], "revisionNumber": 1,
             "audienceId": audience["id"], "baseAudienceId": audience["id"], "exampleId": example["id"],
-            "jobId": job["id"], "signalId": signal["id"], "runId": run["id"], "batchUploadId": batch["id"]}
+            "jobId": job["id"], "signalId": signal["id"], "runId": run["id"], "batchUploadId": batch["id"],
+            "flowId": flow["id"], "flowItemId": item["id"]}
 
 
 @pytest.fixture

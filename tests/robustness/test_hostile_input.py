@@ -373,6 +373,19 @@ ROWS: list[Row] = [
     Row("invalid UTF-8 in an id", "GET /audience/%FF%FE", 404, "unknown", "GET", "/audience/%FF%FE"),
     Row("4000-character id", "GET /signal/sig_a...a", 404, "unknown", "GET", "/signal/sig_" + "a" * 4000),
     Row("glob as an id", "DELETE /signal/*", 404, "no wildcards", "DELETE", "/signal/*"),
+    # -- flows -------------------------------------------------------------------------------
+    Row("ranking flow with min above max", "POST /flow/ranking, minResponses 50, maxResponses 5", 400,
+        "the thresholds are checked together; no flow is made", "POST", "/flow/ranking",
+        {"name": "f", "criteria": "?", "minResponses": 50, "maxResponses": 5}, key="maxResponses"),
+    Row("classify flow with one category", "POST /flow/simple, a blueprint of 1 category", 400,
+        "2 to 8 categories, as the SDK checks too", "POST", "/flow/simple",
+        {"name": "f", "blueprint": {"_t": "ClassifyBlueprint", "title": "?",
+                                    "categories": [{"label": "a", "value": "a"}]}}, key="blueprint.categories"),
+    Row("batch for an unknown flow", "POST /flow/ranking/flow_nope/item", 404,
+        "unknown flow, before its dataset is looked at", "POST", "/flow/ranking/flow_nope/item",
+        {"datasetId": "{dataset}"}),
+    Row("SQL as a flow item id", f"GET /flow/ranking/item/{SQL}/results", 404, "a bound lookup", "GET",
+        "/flow/ranking/item/%27%20OR%20%271%27%3D%271%27%20--/results"),
 ]
 
 

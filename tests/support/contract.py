@@ -54,6 +54,10 @@ Allow-lists (cite these constants, not this prose):
       ``get_results(preliminary_results=True)``; absent from the snapshot.
     - ``/audience/unlisted/{audienceId}``: 3.27.1 calls it for ``ula_`` audiences
       (``rapidata/api_client/api/unlisted_audience_api.py``); absent from the snapshot.
+    - ``/flow/ranking/{flowId}`` (PATCH; the snapshot has ``…/config``), ``/flow/simple``,
+      ``/flow/simple/{flowId}``, ``/flow/simple/{flowId}/item``, ``/flow/simple/item/{flowItemId}/results``:
+      3.27.1's ``RankingFlowApi``, ``SimpleFlowApi`` and ``SimpleFlowItemApi`` call them (classify flows,
+      ranking ``update_config``); absent from the snapshot.
 
 ``EXTRA_STATUSES`` — statuses accepted although the operation does not declare them:
     - 404 (every operation): the real service answers 404 for unknown ids; the specs declare only
@@ -74,6 +78,9 @@ every component's ``required`` with the 3.27.1 models):
     - ``order`` ``IOrderWorkflowInputSimpleWorkflowInput.blueprint`` made optional: 3.27.1 renamed it
       to ``rapid`` (optional ``IRapidSpec``, which the snapshot does not define, so ``rapid`` is
       not validated); the SDK sends ``rapid`` and a revision echoes it.
+    - ``flow`` ``FlowType`` gains ``Simple`` and ``IFlow`` gains a ``SimpleFlow`` branch
+      (``IFlowSimpleFlow``, written from 3.27.1's ``rapidata/api_client/models/i_flow_simple_flow.py``):
+      3.27.1 has classify ("simple") flows, which the snapshot predates.
 
 ``OAUTH_ERROR_PATHS`` — 4xx bodies there follow RFC 6749 §5.2 (``application/json`` with a string
 ``error``), which is what the SDK's OAuth client parses, instead of problem+json:
@@ -122,6 +129,11 @@ NOT_IN_SPEC: dict[str, str] = {
     "/pipeline/preliminary-download/{downloadId}": ("3.27.1's PipelineApi calls it for preliminary results; absent "
                                                     "from the spec snapshot."),
     "/audience/unlisted/{audienceId}": "3.27.1 calls it for ula_ audiences; absent from the spec snapshot.",
+    "/flow/ranking/{flowId}": "3.27.1's update_config PATCHes it (the snapshot has .../config); absent from it.",
+    "/flow/simple": "3.27.1's create_classify_flow (SimpleFlowApi); absent from the spec snapshot.",
+    "/flow/simple/{flowId}": "3.27.1's classify update_config (SimpleFlowApi); absent from the spec snapshot.",
+    "/flow/simple/{flowId}/item": "3.27.1's classify create_new_flow_batch; absent from the spec snapshot.",
+    "/flow/simple/item/{flowItemId}/results": "3.27.1's classify get_results; absent from the spec snapshot.",
 }
 
 
@@ -157,13 +169,17 @@ EXTRA_STATUSES: dict[int, ExtraStatus] = {
 
 @dataclass(frozen=True)
 class SpecPatch:
-    """Make ``schema.prop`` in spec file ``spec`` ``nullable`` or ``optional`` (not required)."""
+    """Make ``schema.prop`` in spec file ``spec`` ``nullable`` or ``optional`` (not required); or add
+    ``prop`` to the enum ``schema`` (``enum``); or add the schema ``value`` as component ``prop`` and a
+    ``oneOf`` branch of ``schema`` under the discriminator value ``value["properties"]["_t"]["enum"][0]``
+    (``branch``)."""
 
     spec: str
     schema: str
     prop: str
-    change: str  # "nullable" | "optional"
+    change: str  # "nullable" | "optional" | "enum" | "branch"
     reason: str
+    value: Any = None
 
     def apply(self, specs: dict[str, dict[str, Any]]) -> None:
         try:
@@ -172,11 +188,46 @@ class SpecPatch:
                 target["properties"][self.prop]["nullable"] = True
             elif self.change == "optional":
                 target["required"].remove(self.prop)
+            elif self.change == "enum":
+                target["enum"].append(self.prop)
+            elif self.change == "branch":
+                ref = f"#/components/schemas/{self.prop}"
+                specs[self.spec]["components"]["schemas"][self.prop] = self.value
+                target["oneOf"].append({"$ref": ref})
+                target["discriminator"]["mapping"][self.value["properties"]["_t"]["enum"][0]] = ref
             else:
                 raise RuntimeError(f"unknown SpecPatch change {self.change!r}")
         except (KeyError, ValueError):
             raise RuntimeError(f"SPEC_PATCHES entry {self.spec}:{self.schema}.{self.prop} ({self.change}) no longer "
                                f"applies to the specs; drop or update it.") from None
+
+
+def _simple_flow_schema() -> dict[str, Any]:
+    """``IFlowSimpleFlow`` as 3.27.1's model has it (``rapidata/api_client/models/i_flow_simple_flow.py``)."""
+    def num(nullable: bool = False) -> dict[str, Any]:
+        return {"type": "number", "nullable": True} if nullable else {"type": "number"}
+
+    def integer(nullable: bool = False) -> dict[str, Any]:
+        return {"type": "integer", "nullable": True} if nullable else {"type": "integer"}
+    category = {"type": "object", "required": ["label", "value"],
+                "properties": {"label": {"type": "string"}, "value": {"type": "string"}}}
+    properties = {
+        "_t": {"enum": ["SimpleFlow"], "type": "string"}, "id": {"type": "string"}, "name": {"type": "string"},
+        "campaignId": {"type": "string"}, "flowItemCount": integer(), "targetResponseCount": integer(True),
+        "pidProportionalGain": num(), "pidIntegralGain": num(), "pidDerivativeGain": num(), "pidOutputOffset": num(),
+        "pidMinSessionsPerMinute": integer(), "pidMaxSessionsPerMinute": integer(),
+        "pidBatchMode": {"$ref": "#/components/schemas/PidBatchMode"}, "serveTimeoutSeconds": integer(True),
+        "drainDurationSeconds": integer(True), "serveToResponseRatio": num(True),
+        "blueprint": {"type": "object", "required": ["_t", "title", "categories"],
+                      "properties": {"_t": {"enum": ["ClassifyBlueprint"], "type": "string"},
+                                     "title": {"type": "string"},
+                                     "categories": {"type": "array", "items": category}}},
+        "minResponses": integer(), "maxResponses": integer(),
+        "featureFlags": {"type": "array", "items": {"$ref": "#/components/schemas/FeatureFlag"}},
+        "ownerId": {"type": "string", "format": "uuid"}, "ownerMail": {"type": "string"},
+        "organizationId": {"type": "string"}, "createdAt": {"type": "string", "format": "date-time"},
+    }
+    return {"required": list(properties), "type": "object", "properties": properties}
 
 
 #: In-memory corrections to the loaded specs (see the module docstring).
@@ -185,6 +236,10 @@ SPEC_PATCHES: tuple[SpecPatch, ...] = (
               'Its description says "Null for a regular audience"; 3.27.1 parses null.'),
     SpecPatch("order", "IOrderWorkflowInputSimpleWorkflowInput", "blueprint", "optional",
               "3.27.1 renamed it to `rapid` (optional IRapidSpec); the SDK sends `rapid` and revisions echo it."),
+    SpecPatch("flow", "FlowType", "Simple", "enum", "3.27.1 has classify (simple) flows; the snapshot predates them."),
+    SpecPatch("flow", "IFlow", "IFlowSimpleFlow", "branch",
+              "3.27.1 has classify (simple) flows; the schema is its i_flow_simple_flow.py model's.",
+              value=_simple_flow_schema()),
 )
 
 #: Path templates whose 4xx bodies are RFC 6749 OAuth errors, not problem+json -> why.
