@@ -24,8 +24,9 @@ def media(model: str) -> list[str]:
 def benchmark_with_models(client, *models: str, tags=None, **board):
     benchmark = client.mri.create_new_benchmark("Image models", identifiers=IDS, prompts=PROMPTS,
                                                 tags=tags or [["animal"], ["object"], ["scene"]])
+    board.setdefault("level_of_detail", "debug")
     leaderboard = benchmark.create_leaderboard("Realism", "Which image looks more real?", show_prompt=True,
-                                               level_of_detail="debug", **board)
+                                               **board)
     for model in models:
         benchmark.evaluate_model(model, media=media(model), identifiers=IDS)
     return benchmark, leaderboard
@@ -184,3 +185,70 @@ def test_participant_lifecycle(client, sim):
     with pytest.raises(RapidataError) as exc:
         late.set_price(0.04, "image")  # deleted: the service no longer knows it
     assert exc.value.status_code == 404
+
+
+def test_batch_run_demographics_breakdown_and_prices(client, sim):
+    from rapidata.api_client.models.benchmark_demographic_dimension import BenchmarkDemographicDimension
+    from rapidata.rapidata_client.filter.models.gender import Gender
+
+    sim.crowd.behave("global", compare=Prefer(quality={"model-x*": 2.0}, noise=0.0, unsure=0.0))
+    benchmark, leaderboard = benchmark_with_models(client, level_of_detail=300)
+    for model in ("model-x", "model-y", "model-z"):
+        benchmark.add_model(model, media=media(model), identifiers=IDS)
+    assert leaderboard.get_standings().empty  # added, not submitted: nothing to rank
+    benchmark.run()  # one symmetric run: every model against every other
+    assert {p.status.value for p in client.mri.get_benchmark_by_id(benchmark.id).participants} == {"Submitted"}
+    sim.advance(hours=6)
+    assert ranking(leaderboard)[0] == "model-x"
+
+    demographics = benchmark.get_demographics()
+    assert set(demographics["dimension"]) == {"AgeBucket", "Gender", "Occupation", "Country", "Language"}
+    for _, rows in demographics.groupby("dimension"):
+        assert abs(rows["share"].sum() - 1.0) < 1e-9 and "unknown" in set(rows["value"])
+    total = int(demographics[demographics["dimension"] == "Country"]["votes"].sum())
+    us = benchmark.get_demographics(country=["US"])
+    assert 0 < int(us[us["dimension"] == "Country"]["votes"].sum()) < total
+    assert set(us[(us["dimension"] == "Country") & (us["votes"] > 0)]["value"]) == {"US"}
+    women = leaderboard.get_standings(gender=[Gender.FEMALE])
+    assert 0 < women["total_matches"].sum()
+
+    breakdown = benchmark.get_standings_breakdown(BenchmarkDemographicDimension.COUNTRY)
+    assert "US" in set(breakdown["segment"])
+    assert set(breakdown["name"]) == {"model-x", "model-y", "model-z"}
+
+    weighted = leaderboard.get_win_loss_matrix(use_weighted_scoring=True)
+    assert 0 < weighted.loc["model-x", "model-y"] < 300  # sums of voters' userScores, each below 1
+
+    participant = next(p for p in benchmark.participants if p.name == "model-y")
+    participant.set_price(0.04, "image")
+    assert next(p for p in client.mri.get_benchmark_by_id(benchmark.id).participants
+                if p.name == "model-y").price_unit == "image"
+    participant.clear_price()
+    assert next(p for p in client.mri.get_benchmark_by_id(benchmark.id).participants
+                if p.name == "model-y").price is None
+    participant.disable()
+    participant.enable()
+    assert participant.get_elo() is not None
+
+
+def test_bad_input_is_refused_with_problem_details(client, sim):
+    benchmark, leaderboard = benchmark_with_models(client)
+    api = client._openapi_service.leaderboard
+    from rapidata.api_client.models.create_sample_endpoint_input import CreateSampleEndpointInput
+    from rapidata.api_client.models.i_asset_input import IAssetInput
+    from rapidata.api_client.models.i_asset_input_text_asset_input import IAssetInputTextAssetInput
+
+    participant = benchmark.add_model("model-x", media=["a cat"], identifiers=["p1"], data_type="text")
+    with pytest.raises(RapidataError) as exc:  # an identifier the benchmark does not have
+        api.participant_api.participant_participant_id_sample_post(
+            participant_id=participant.id, create_sample_endpoint_input=CreateSampleEndpointInput(
+                identifier="p9", asset=IAssetInput(IAssetInputTextAssetInput(_t="TextAssetInput", text="x"))))
+    assert exc.value.status_code == 400
+    with pytest.raises(RapidataError) as exc:  # the same sample twice
+        api.participant_api.participant_participant_id_sample_post(
+            participant_id=participant.id, create_sample_endpoint_input=CreateSampleEndpointInput(
+                identifier="p1", asset=IAssetInput(IAssetInputTextAssetInput(_t="TextAssetInput", text="a cat"))))
+    assert exc.value.status_code == 409
+    with pytest.raises(RapidataError) as exc:
+        benchmark.create_leaderboard("Bad", "Which?", audience_id="aud_nope")
+    assert exc.value.status_code == 400
