@@ -252,3 +252,52 @@ def test_bad_input_is_refused_with_problem_details(client, sim):
     with pytest.raises(RapidataError) as exc:
         benchmark.create_leaderboard("Bad", "Which?", audience_id="aud_nope")
     assert exc.value.status_code == 400
+
+
+# Every public method and property of the SDK's MRI classes -> the test above that runs it through
+# the simulator, or why it makes no request. A new SDK method fails this until it is placed.
+COVERED = {
+    "RapidataBenchmarkManager": {
+        "create_new_benchmark": "benchmark_with_models", "get_benchmark_by_id": "test_benchmark_reads",
+        "find_benchmarks": "test_benchmark_reads"},
+    "RapidataBenchmark": {
+        "identifiers": "test_benchmark_reads", "prompts": "test_benchmark_reads",
+        "english_prompts": "tests/guides/test_guide_mri.py", "prompt_assets": "test_benchmark_reads",
+        "tags": "test_benchmark_reads", "structured_tags": "test_benchmark_reads", "origins": "test_benchmark_reads",
+        "leaderboards": "test_benchmark_reads", "participants": "test_preferred_model_tops",
+        "add_prompts": "test_benchmark_reads", "update_prompt": "test_benchmark_reads",
+        "create_leaderboard": "benchmark_with_models", "evaluate_model": "benchmark_with_models",
+        "add_model": "test_participant_lifecycle", "update": "test_benchmark_reads",
+        "run": "test_batch_run_demographics", "view": "no request (opens a browser)",
+        "get_tag_counts": "test_benchmark_reads", "get_overall_standings": "test_preferred_model_tops",
+        "get_win_loss_matrix": "test_preferred_model_tops", "get_demographics": "test_batch_run_demographics",
+        "get_standings_breakdown": "test_batch_run_demographics"},
+    "RapidataLeaderboard": {
+        "response_budget": "no request", "level_of_detail": "no request",
+        "min_responses_per_matchup": "no request", "vote_aggregation": "test_leaderboard_update",
+        "update": "test_leaderboard_update", "show_prompt_asset": "no request", "inverse_ranking": "no request",
+        "show_prompt": "no request", "instruction": "no request", "included_tags": "no request",
+        "excluded_tags": "no request", "name": "no request", "jobs": "test_leaderboard_update",
+        "get_standings": "test_preferred_model_tops", "get_win_loss_matrix": "test_preferred_model_tops",
+        "view": "no request (opens a browser)"},
+    "BenchmarkParticipant": {
+        "status": "no request", "get_elo": "test_preferred_model_tops", "delete": "test_participant_lifecycle",
+        "run": "test_participant_lifecycle", "disable": "test_participant_lifecycle",
+        "enable": "test_batch_run_demographics", "rename": "test_participant_lifecycle",
+        "set_price": "test_batch_run_demographics", "clear_price": "test_batch_run_demographics",
+        "upload_media": "test_participant_lifecycle (add_model)", "missing_counts": "test_participant_lifecycle",
+        "retry_missing": "tests/guides/test_guide_mri.py"},
+}
+
+
+def test_every_public_mri_method_is_placed():
+    import inspect
+
+    from rapidata.rapidata_client.benchmark.leaderboard.rapidata_leaderboard import RapidataLeaderboard
+    from rapidata.rapidata_client.benchmark.participant.participant import BenchmarkParticipant
+    from rapidata.rapidata_client.benchmark.rapidata_benchmark import RapidataBenchmark
+    from rapidata.rapidata_client.benchmark.rapidata_benchmark_manager import RapidataBenchmarkManager
+
+    for cls in (RapidataBenchmarkManager, RapidataBenchmark, RapidataLeaderboard, BenchmarkParticipant):
+        public = {name for name, _ in inspect.getmembers(cls) if not name.startswith("_")}
+        assert public == set(COVERED[cls.__name__]), (cls.__name__, public ^ set(COVERED[cls.__name__]))
