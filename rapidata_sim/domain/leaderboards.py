@@ -264,6 +264,8 @@ class Leaderboards(Service):
                   tags: list[str] | None) -> list[tuple[str, int, str, str, int, dict[str, Any]]]:
         """Votes cast by now, as (run id, matchup, participant a, participant b, a won, voter)."""
         now = self.now()
+        by_voter = any(filters.get(name) is not None for name in
+                       ("country", "language", "gender", "age_bucket", "occupation"))
         prompt_tags: dict[str, set[str]] = {}
         out = []
         for run in runs:
@@ -280,7 +282,7 @@ class Leaderboards(Service):
                         prompt_tags[prompt_id] = {t["value"] for t in row["tags"] or []}
                     if not prompt_tags[prompt_id] & set(tags):
                         continue
-                if not self._voter_matches(voter, filters):
+                if by_voter and not self._voter_matches(voter, filters):
                     continue
                 out.append((run["id"], m, a, b, won, voter))
         return out
