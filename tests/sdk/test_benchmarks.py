@@ -301,3 +301,21 @@ def test_every_public_mri_method_is_placed():
     for cls in (RapidataBenchmarkManager, RapidataBenchmark, RapidataLeaderboard, BenchmarkParticipant):
         public = {name for name, _ in inspect.getmembers(cls) if not name.startswith("_")}
         assert public == set(COVERED[cls.__name__]), (cls.__name__, public ^ set(COVERED[cls.__name__]))
+
+
+def test_elo_gap_matches_the_configured_quality_gap(client, sim):
+    """All votes counted, the Bradley–Terry fit recovers the crowd's own model: a quality gap of 1
+    is 400·log10(e) ≈ 174 Elo points, within four standard errors of the votes cast."""
+    import math
+
+    sim.crowd.behave("global", compare=Prefer(quality={"model-x*": 1.0}, strength=1.0, noise=0.0, unsure=0.0))
+    benchmark, leaderboard = benchmark_with_models(client, "model-x", "model-y", level_of_detail=3000,
+                                                   vote_aggregation=VoteAggregation.ALL_VOTES)
+    sim.advance(hours=6)
+    standings = leaderboard.get_standings().set_index("name")
+    votes = standings.loc["model-x", "total_matches"]
+    assert votes == 3000
+    p = 1 / (1 + math.exp(-1.0))
+    standard_error = 400 / math.log(10) / math.sqrt(votes * p * (1 - p))
+    gap = standings.loc["model-x", "score"] - standings.loc["model-y", "score"]
+    assert abs(gap - 400 * math.log10(math.e)) < 4 * standard_error, (gap, standard_error)
