@@ -22,6 +22,8 @@ from typing import Any, Iterator, Literal, Self, get_args, get_origin, get_type_
 from .core.clock import HORIZON, CalendarError, Clock, check_instant, check_span, iso, parse_iso
 from .crowd import Behaviour
 from .domain.audiences import Audiences
+from .domain.benchmarks import Benchmarks
+from .domain.leaderboards import Leaderboards
 from .domain.base import Principal
 from .domain.job_plans import Crowd
 from .domain.datasets import Datasets
@@ -91,6 +93,8 @@ class Engine:
                          scheduler=scheduler)
         self.results = Results(world, datasets=self.datasets, crowd=self.crowd)
         self.signals = Signals(world, audiences=self.audiences, definitions=self.definitions, scheduler=scheduler)
+        self.benchmarks = Benchmarks(world, datasets=self.datasets)
+        self.leaderboards = Leaderboards(world, benchmarks=self.benchmarks, audiences=self.audiences, crowd=self.crowd)
         self.crowd.bind(jobs=self.jobs, results=self.results)
         scheduler.bind(identity=self.identity, audiences=self.audiences, jobs=self.jobs, signals=self.signals,
                        crowd=self.crowd)

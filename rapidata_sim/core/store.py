@@ -127,6 +127,25 @@ SCHEMA: dict[str, tuple[str | tuple[str, ...], dict[str, Any]]] = {
     "behaviours": ("id", {"id": I, "audience_id": S, "definition_id": S, "from_at": S, "spec": J,
                           "created_at": S}),
     "faults": ("id", {"id": S, "audience_id": S, "fault": J, "remaining": I, "created_at": S}),
+    # Benchmarks and leaderboards (domain/benchmarks.py, domain/leaderboards.py).
+    "benchmarks": ("id", {"id": S, "name": S, "description": S, "organization_id": S, "owner_id": S,
+                          "owner_mail": S, "is_public": B, "min_assets_per_prompt": I, "created_at": S,
+                          "last_updated_at": S, "deleted": B}),
+    "benchmark_prompts": ("id", {"id": S, "benchmark_id": S, "identifier": S, "segments": J, "tags": J,
+                                 "origin": J, "created_at": S, "seq": I}),
+    "participants": ("id", {"id": S, "benchmark_id": S, "name": S, "status": S, "cost": F, "cost_unit": S,
+                            "dataset_id": S, "created_at": S, "seq": I, "deleted": B}),
+    "participant_samples": ("id", {"id": S, "participant_id": S, "benchmark_id": S, "identifier": S,
+                                   "prompt_id": S, "asset": J, "asset_key": S, "cost": F, "created_at": S,
+                                   "seq": I}),
+    "leaderboards": ("id", {"id": S, "benchmark_id": S, "name": S, "instruction": S, "display_instruction": S,
+                            "show_prompt": B, "show_prompt_asset": B, "is_inversed": B, "response_budget": I,
+                            "min_responses": I, "audience_id": S, "vote_aggregation": S, "included_tags": J,
+                            "excluded_tags": J, "feature_flags": J, "organization_id": S, "created_at": S,
+                            "last_updated_at": S, "seq": I, "deleted": B}),
+    "leaderboard_runs": ("id", {"id": S, "leaderboard_id": S, "benchmark_id": S, "name": S, "audience_id": S,
+                                "participant_ids": J, "matchups": J, "behaviour": I, "created_at": S,
+                                "completes_at": S, "owner_mail": S, "organization_id": S}),
     "events": ("seq", {"seq": I, "at": S, "kind": S, "subject": S, "data": J}),
     "meta": ("key", {"key": S, "value": S}),
 }
@@ -168,6 +187,11 @@ INDEXES = [
     ("signal_runs", ["signal_id", "started_at"]),
     ("signal_runs", ["audience_job_id"]),
     ("batch_uploads", ["correlation_id"]),
+    ("benchmark_prompts", ["benchmark_id", "identifier"]),
+    ("participants", ["benchmark_id"]),
+    ("participant_samples", ["participant_id"]),
+    ("leaderboard_runs", ["leaderboard_id"]),
+    ("leaderboard_runs", ["benchmark_id"]),
 ]
 
 

@@ -58,6 +58,10 @@ OK, LISTED, HIDDEN = "ok", "listed", "hidden"
 #  [F] Flows: flow.openapi.json ("GET /flow: Queries flows"; flows are owned by an organization,
 #      ``organizationId``); domain/flows.py: the organization reads, configures, feeds and deletes
 #      its flows; items and their results follow their flow.
+#  [B] Benchmarks (client.mri): leaderboard.openapi.json scopes them to the caller's organization
+#      ("GET /benchmarks" lists the caller's; publishing is a separate act 3.27.1 never uses);
+#      domain/benchmarks.py: the organization reads and manages them, leaderboards, participants
+#      and standings follow their benchmark.
 #  [X] Another organization's object is 404, as if absent (docs/requests.md, "Visibility"; the service hides
 #      what the caller may not see). Naming one in a create request is the 400 of an unknown id
 #      (ValidationProblemDetails with the field in ``errors``), never a silent success.
@@ -123,6 +127,11 @@ EXPECT: dict[tuple[str, str], tuple[Any, Any, Any]] = {
     ("flow_item", "status"):                    (OK,     OK,       404),      # [F]
     ("flow_item", "results"):                   (OK,     OK,       404),      # [F]
     ("flow_item", "win_loss_matrix"):           (OK,     OK,       404),      # [F]
+    ("benchmark", "get"):                       (OK,     OK,       404),      # [B]
+    ("benchmark", "find"):                      (LISTED, LISTED,   HIDDEN),   # [B]
+    ("benchmark", "standings"):                 (OK,     OK,       404),      # [B]
+    ("benchmark", "create_leaderboard"):        (OK,     OK,       404),      # [B]
+    ("benchmark", "disable_participant"):       (OK,     OK,       404),      # [B]
 }
 
 # The four users: (client id, secret, organization).
@@ -292,6 +301,11 @@ def make_flow_item(w: World, owner: Actor) -> Res:
     w.sim.advance(minutes=2)  # past its time to live: finished either way
     assert w.sim.store.get("flow_items", item.id)["state"] in ("Completed", "Incomplete")
     return Res(owner, flow.name, "flow_items", item.id, item, {"flow": flow})
+def make_benchmark(w: World, owner: Actor) -> Res:
+    name = unique("bench")
+    b = owner.sdk.mri.create_new_benchmark(name, identifiers=["p1"], prompts=["a cat"])
+    participant = b.add_model("model", media=["a cat, drawn"], identifiers=["p1"], data_type="text")
+    return Res(owner, name, "benchmarks", b.id, b, {"participant": participant})
 
 
 MAKE: dict[str, Callable[[World, Actor], Res]] = {
@@ -303,6 +317,7 @@ MAKE: dict[str, Callable[[World, Actor], Res]] = {
     "custom_audience": make_audience,
     "flow": make_flow,
     "flow_item": make_flow_item,
+    "benchmark": make_benchmark,
 }
 
 
@@ -402,6 +417,13 @@ OPS: dict[tuple[str, str], Callable[[World, Actor, Res], Any]] = {
     ("flow_item", "status"): lambda w, a, r: via_sdk(lambda: as_actor(r.handle, a).get_status()),
     ("flow_item", "results"): lambda w, a, r: via_sdk(lambda: as_actor(r.handle, a).get_results()),
     ("flow_item", "win_loss_matrix"): lambda w, a, r: via_sdk(lambda: as_actor(r.handle, a).get_win_loss_matrix()),
+    ("benchmark", "get"): lambda w, a, r: via_sdk(lambda: a.sdk.mri.get_benchmark_by_id(r.id)),
+    ("benchmark", "find"): lambda w, a, r: listed([b.id for b in a.sdk.mri.find_benchmarks(name=r.name)], r),
+    ("benchmark", "standings"): lambda w, a, r: via_sdk(lambda: as_actor(r.handle, a).get_overall_standings()),
+    ("benchmark", "create_leaderboard"): lambda w, a, r: via_sdk(
+        lambda: as_actor(r.handle, a).create_leaderboard(f"{r.name} board", "Which?")),
+    ("benchmark", "disable_participant"): lambda w, a, r: via_sdk(
+        lambda: as_actor(r.extra["participant"], a).disable()),
 }
 
 
@@ -452,6 +474,9 @@ EFFECTS: dict[tuple[str, str], Callable[[World, Actor, Res], bool]] = {
     ("custom_audience", "delete"): lambda w, a, r: bool(_row(w, r)["deleted"]),
     ("flow", "update"): lambda w, a, r: _row(w, r)["criteria"] == f"{r.name} by {a.name}",
     ("flow", "delete"): lambda w, a, r: bool(_row(w, r)["deleted"]),
+    ("benchmark", "create_leaderboard"): lambda w, a, r: _count(w, "leaderboards", "benchmark_id = ?", [r.id]) == 1,
+    ("benchmark", "disable_participant"): lambda w, a, r: w.sim.store.get(
+        "participants", r.extra["participant"].id)["status"] == "Disabled",
 }
 
 
@@ -477,14 +502,17 @@ PAGE = Path(__file__).resolve().parents[2] / "docs" / "isolation.md"
 START_MARKER, END_MARKER = "<!-- isolation-matrix:start -->", "<!-- isolation-matrix:end -->"
 RESOURCE_LABELS = {"private_signal": "private signal", "public_signal": "public signal", "job": "job",
                    "job_results": "job results", "job_definition": "job definition",
-                   "custom_audience": "custom audience", "flow": "flow", "flow_item": "flow item"}
+                   "custom_audience": "custom audience", "flow": "flow", "flow_item": "flow item",
+                   "benchmark": "benchmark"}
 OP_LABELS = {"find": "listed by `find_*`", "runs": "runs (`get_jobs`)", "run_by_id": "run by id",
              "job_of_run": "the job of one of its runs", "cost_estimate": "cost estimate",
              "as_preceding_job": "named as `precedingJobId` of a new job", "get_results": "`get_results()`",
              "preliminary": "preliminary results", "preliminary_by_id": "a preliminary download by id",
              "latest_revision": "latest revision", "revision_by_number": "revision *n*",
              "create_revision": "new revision (`save()`)", "create_signal": "used by a new signal",
-             "user_metrics": "recruiting metrics", "recruit": "start recruiting", "filter": "filtered view"}
+             "user_metrics": "recruiting metrics", "recruit": "start recruiting", "filter": "filtered view",
+             "standings": "overall standings", "create_leaderboard": "gets a new leaderboard",
+             "disable_participant": "one of its participants disabled"}
 OP_LABELS_BY_RESOURCE = {("job_definition", "assign_job"): "used by a new job",
                          ("custom_audience", "assign_job"): "assigned a job", ("custom_audience", "update"): "rename",
                          ("flow", "items"): "its items (`get_flow_items`)", ("flow", "update"): "`update_config`",

@@ -386,6 +386,19 @@ ROWS: list[Row] = [
         {"datasetId": "{dataset}"}),
     Row("SQL as a flow item id", f"GET /flow/ranking/item/{SQL}/results", 404, "a bound lookup", "GET",
         "/flow/ranking/item/%27%20OR%20%271%27%3D%271%27%20--/results"),
+    # -- benchmarks and leaderboards ---------------------------------------------------------
+    Row("blank benchmark name", 'POST /benchmark {"name": "   "}', 400, "a benchmark needs a name", "POST",
+        "/benchmark", {"name": "   "}, key="name"),
+    Row("leaderboard below the minimum responses", "POST /leaderboard, minResponses 2, responseBudget -1", 400,
+        "both named at once, before the benchmark is even looked up", "POST", "/leaderboard",
+        {"benchmarkId": "bench_x", "name": "x", "instruction": "x", "showPrompt": False, "minResponses": 2,
+         "responseBudget": -1}, key="minResponses"),
+    Row("101 participants submitted at once", "POST /participants/submit, 101 ids", 400,
+        "the service takes at most 100 per request (the SDK chunks by 100)", "POST", "/participants/submit",
+        {"participantIds": [f"participant_{i}" for i in range(101)]}, key="participantIds"),
+    Row("SQL in a standings tag filter", f"GET /benchmark/{SQL}/standings/query?tags[in]=...", 404,
+        "a bound lookup: no such benchmark", "GET",
+        "/benchmark/%27%20OR%20%271%27%3D%271%27%20--/standings/query?tags%5Bin%5D=%27%20OR%201%3D1%20--"),
 ]
 
 

@@ -58,6 +58,9 @@ Allow-lists (cite these constants, not this prose):
       ``/flow/simple/{flowId}``, ``/flow/simple/{flowId}/item``, ``/flow/simple/item/{flowItemId}/results``:
       3.27.1's ``RankingFlowApi``, ``SimpleFlowApi`` and ``SimpleFlowItemApi`` call them (classify flows,
       ranking ``update_config``); absent from the snapshot.
+    - ``/participants/submit``: 3.27.1's ``ParticipantApi.participants_submit_post`` (``benchmark.run``,
+      ``participant.run``) submits up to 100 participants at once; the snapshot has only the single
+      ``/participants/{participantId}/submit``.
 
 ``EXTRA_STATUSES`` — statuses accepted although the operation does not declare them:
     - 404 (every operation): the real service answers 404 for unknown ids; the specs declare only
@@ -65,7 +68,10 @@ Allow-lists (cite these constants, not this prose):
     - 409 (only ``POST /job/definition/{definitionId}/revision``, ``GET /job/{jobId}/cost-estimate``,
       ``GET /job/definition/{definitionId}/cost-estimate``, ``GET /job/{jobId}/download-results``):
       state conflicts — a newer revision exists (the body carries ``latestRevisionNumber``),
-      nothing to estimate yet, or results asked for before the job finished.
+      nothing to estimate yet, or results asked for before the job finished. Also
+      ``POST /participant/{participantId}/sample`` and ``POST /benchmark/{benchmarkId}/prompt``: a
+      sample or prompt identifier the benchmark already holds (3.27.1's participant upload reads
+      409 as "already present").
     - 413 (every operation): request body over the size limit.
     - 405 (every operation): method not allowed on a known path.
     - 415 (every operation): a body in a media type the route does not take.
@@ -134,6 +140,9 @@ NOT_IN_SPEC: dict[str, str] = {
     "/flow/simple/{flowId}": "3.27.1's classify update_config (SimpleFlowApi); absent from the spec snapshot.",
     "/flow/simple/{flowId}/item": "3.27.1's classify create_new_flow_batch; absent from the spec snapshot.",
     "/flow/simple/item/{flowItemId}/results": "3.27.1's classify get_results; absent from the spec snapshot.",
+    "/participants/submit": ("3.27.1's ParticipantApi.participants_submit_post (benchmark.run, participant.run) "
+                             "submits up to 100 participants at once; the snapshot has only the single "
+                             "/participants/{participantId}/submit."),
 }
 
 
@@ -153,8 +162,12 @@ EXTRA_STATUSES: dict[int, ExtraStatus] = {
     404: ExtraStatus("The real service answers 404 for unknown ids; the specs declare only 400/401/403."),
     409: ExtraStatus(
         "State conflict: a newer revision exists (body has latestRevisionNumber), nothing to estimate yet, "
-        "or results asked for before the job finished.",
+        "or results asked for before the job finished, or a benchmark sample or prompt the service already "
+        "holds (3.27.1's participant upload treats 409 as 'already present', participant.py "
+        "_ALREADY_EXISTS_STATUS).",
         frozenset({
+            ("POST", "/participant/{participantId}/sample"),
+            ("POST", "/benchmark/{benchmarkId}/prompt"),
             ("POST", "/job/definition/{definitionId}/revision"),
             ("GET", "/job/{jobId}/download-results"),
             ("GET", "/job/{jobId}/cost-estimate"),
