@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Router, get_route_path
 from starlette.types import Receive, Scope, Send
 
 from . import app_pages, assets, audiences, auth, benchmarks, control, dashboard, faults, flows, jobs, observe, signals
+from .polling import PollAdvanceMiddleware
 from .problems import problem
 
 if TYPE_CHECKING:
@@ -70,7 +71,8 @@ def create_app(sim: "Engine") -> Starlette:
               *dashboard.routes(sim), *benchmarks.routes(sim)]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error, Exception: _server_error},
                     middleware=[Middleware(app_pages.PagesMiddleware, sim=sim),
-                                Middleware(faults.HttpFaultMiddleware, sim=sim)])
+                                Middleware(faults.HttpFaultMiddleware, sim=sim),
+                                Middleware(PollAdvanceMiddleware, sim=sim)])
     app.router = SegmentRouter(routes)  # before the first request builds the middleware stack
     app.state.sim = sim
     return app

@@ -45,6 +45,7 @@ class Policy(Body):
     catch_up: Literal["none", "latest", "all"] = None  # type: ignore[assignment]
     trigger_latency_seconds: Span = None  # type: ignore[assignment]
     auto_advance: Literal["next-event", "off"] = None  # type: ignore[assignment]
+    poll_advance: Literal["next-event", "off"] = None  # type: ignore[assignment]
 
 
 class SetBehaviour(Body):
@@ -151,7 +152,7 @@ def _policy_out(call: Call) -> dict[str, Any]:
     cfg = call.sim.scheduler.config
     return {"overlap": cfg.overlap, "triggerOverlap": cfg.trigger_overlap, "paused": cfg.paused,
             "catchUp": cfg.catch_up, "triggerLatencySeconds": cfg.trigger_latency_seconds,
-            "autoAdvance": call.sim.auto_advance}
+            "autoAdvance": call.sim.auto_advance, "pollAdvance": call.sim.config.poll_advance}
 
 
 def get_policy(call: Call) -> dict[str, Any]:
@@ -160,7 +161,8 @@ def get_policy(call: Call) -> dict[str, Any]:
 
 def set_policy(call: Call) -> dict[str, Any]:
     b: Policy = call.body
-    changes = b.given("overlap", "trigger_overlap", "paused", "catch_up", "trigger_latency_seconds", "auto_advance")
+    changes = b.given("overlap", "trigger_overlap", "paused", "catch_up", "trigger_latency_seconds", "auto_advance",
+                      "poll_advance")
     call.sim.configure(**changes)
     return _policy_out(call)
 

@@ -65,8 +65,11 @@ def world_id_for(client_id: str) -> str:
 class Worlds:
     """The registry: world id -> ``Simulator``, each in its own SQLite file (or in memory)."""
 
-    def __init__(self, *, seed: int = 0, speed: float = 1.0, data_dir: str | Path | None = None) -> None:
+    def __init__(self, *, seed: int = 0, speed: float = 1.0, data_dir: str | Path | None = None,
+                 poll_advance: str = "off") -> None:
         self.seed, self.speed = seed, speed
+        #: Every world's ``SimConfig.poll_advance`` when it opens ("next-event" under ``serve``).
+        self.poll_advance = poll_advance
         self.data_dir = Path(data_dir) if data_dir else None
         #: Limits of the server itself (the body limit of the token and worlds requests).
         self.config = SimConfig()
@@ -97,6 +100,7 @@ class Worlds:
         # With ``start``: a world frozen at that instant (a scenario's), kept like the others.
         sim = Simulator.open(db, seed=seed, speed=0 if start else self.speed,
                              start=parse_iso(start) if start else None)
+        sim.config.poll_advance = self.poll_advance
         if sim.clock.speed > 0:
             sim.run_realtime()
         self._worlds[world_id] = sim

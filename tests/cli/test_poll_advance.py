@@ -1,0 +1,104 @@
+"""Server-side auto-advance (``serve --poll-advance``, ``SimConfig.poll_advance``): an unmodified
+SDK script in another process, whose job takes hours of virtual time, gets its results from a
+frozen ``rapidata-sim serve`` at once; with the policy off the job stays ``Running``."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import sys
+import textwrap
+
+from datetime import timedelta
+
+import pytest
+
+from rapidata_sim.core.clock import parse_iso
+from rapidata_sim.serving.remote import Remote
+from tests.cli.test_cli_control import clean_env
+
+# The script a user would write: nothing in it knows about the simulator.
+SCRIPT = textwrap.dedent("""
+    import sys
+    from rapidata import RapidataClient
+
+    client = RapidataClient()
+    definition = client.job.create_classification_job_definition(
+        name="Animals", instruction="What animal is it?", answer_options=["Cat", "Dog"],
+        datapoints=[f"animal photo {i}" for i in range(20)], data_type="text", responses_per_datapoint=5)
+    job = client.audience.get_audience_by_id("global").assign_job(definition)
+    print("OUT", job.id, flush=True)
+    if sys.argv[1] == "wait":
+        results = job.get_results()
+        print("OUT", job.get_status(), sum(results["summary"].values()))
+    else:
+        print("OUT", job.get_status(), job.get_status(), job.get_status())
+""")
+
+
+@pytest.fixture
+def server(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-m", "rapidata_sim.cli", "serve", "--data-dir", str(tmp_path),
+                             "--speed", "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            env=clean_env())
+    try:
+        lines = [proc.stdout.readline() for _ in range(7)]
+        yield {**clean_env(), **dict(re.findall(r"^export (\w+)=(.*)$", "".join(lines), flags=re.M))}
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+
+
+def run(env, mode: str) -> list[str]:
+    done = subprocess.run([sys.executable, "-c", SCRIPT, mode], env=env, capture_output=True, text=True,
+                          timeout=240)
+    assert done.returncode == 0, done.stderr[-3000:]
+    # The SDK prints too (its progress notes): only the script's own lines count.
+    return [word for line in done.stdout.splitlines() if line.startswith("OUT ") for word in line.split()[1:]]
+
+
+def test_get_results_on_a_long_job_returns_at_once_and_off_leaves_it_running(server):
+    remote = Remote(server)
+    # 100 responses at 20 an hour: about five hours of virtual time, and the clock is frozen.
+    remote.call("PATCH", "/_sim/audiences/global/population", {"population": {"responses_per_hour": 20}})
+    assert remote.call("GET", "/_sim/policy")["pollAdvance"] == "next-event"  # serve's default
+    start = remote.call("GET", "/_sim/clock")["now"]
+
+    job_id, state, responses = run(server, "wait")
+    assert (state, responses) == ("Completed", "100")
+    moved_to = remote.call("GET", "/_sim/clock")["now"]
+    job = remote.call("GET", f"/job/{job_id}")
+    assert job["state"] == "Completed"
+    assert parse_iso(job["completedAt"]) - parse_iso(start) > timedelta(hours=2)  # hours of virtual time
+    assert parse_iso(moved_to) >= parse_iso(job["completedAt"])
+
+    assert remote.call("PATCH", "/_sim/policy", {"pollAdvance": "off"})["pollAdvance"] == "off"
+    job_id, *states = run(server, "look")
+    assert states == ["Running"] * 3  # three polls in a row, and the frozen world stood still
+    assert remote.call("GET", "/_sim/clock")["now"] == moved_to
+    assert remote.call("GET", f"/job/{job_id}")["state"] == "Running"
+
+
+def test_one_look_sees_the_truth_and_a_repeated_poll_moves_the_world(worlds_server):
+    """In process (``worlds_server`` with the policy on in one world): the first ``get_status()``
+    sees ``Running`` and leaves the clock alone; the next one, nothing having happened in between,
+    moves the world to the job's completion."""
+    client = worlds_server.client("poller", "poller-secret")
+    sim = worlds_server.worlds.get("poller")
+    sim.configure(poll_advance="next-event")
+    with sim.store.transaction():
+        sim.audiences.update_population("global", {"responses_per_hour": 20})
+    definition = client.job.create_classification_job_definition(
+        name="Animals", instruction="What?", answer_options=["Cat", "Dog"], datapoints=["a", "b"],
+        data_type="text", responses_per_datapoint=5)
+    job = client.audience.get_audience_by_id("global").assign_job(definition)
+    before = sim.clock.now()
+    assert job.get_status() == "Running"
+    assert sim.clock.now() == before
+    assert job.get_status() == "Completed"
+    assert sim.clock.now() > before
+    assert [e["kind"] for e in sim.events() if e["subject"] == job.id][-1] == "job.completed"
+    other = worlds_server.worlds.default  # the policy is per world: the default one's clock never moved
+    assert other.config.poll_advance == "off"
