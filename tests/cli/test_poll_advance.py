@@ -1,6 +1,6 @@
 """Server-side auto-advance (``serve --poll-advance``, ``SimConfig.poll_advance``): an unmodified
-SDK script in another process, whose job takes hours of virtual time, gets its results from a
-frozen ``rapidata-sim serve`` at once; with the policy off the job stays ``Running``."""
+SDK script in another process, whose job takes hours of virtual time, gets its results from
+``rapidata-sim serve`` (frozen, or at speed 1) at once; with the policy off the job stays ``Running``."""
 
 from __future__ import annotations
 
@@ -38,10 +38,10 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-@pytest.fixture
-def server(tmp_path):
+@pytest.fixture(params=["0", "1"], ids=["frozen", "speed-1"])
+def server(tmp_path, request):
     proc = subprocess.Popen([sys.executable, "-m", "rapidata_sim.cli", "serve", "--data-dir", str(tmp_path),
-                             "--speed", "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                             "--speed", request.param], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                             env=clean_env())
     try:
         lines = [proc.stdout.readline() for _ in range(7)]
@@ -76,8 +76,9 @@ def test_get_results_on_a_long_job_returns_at_once_and_off_leaves_it_running(ser
 
     assert remote.call("PATCH", "/_sim/policy", {"pollAdvance": "off"})["pollAdvance"] == "off"
     job_id, *states = run(server, "look")
-    assert states == ["Running"] * 3  # three polls in a row, and the frozen world stood still
-    assert remote.call("GET", "/_sim/clock")["now"] == moved_to
+    assert states == ["Running"] * 3  # three polls in a row, and the world only followed its clock
+    now = parse_iso(remote.call("GET", "/_sim/clock")["now"])
+    assert now - parse_iso(moved_to) < timedelta(hours=1)
     assert remote.call("GET", f"/job/{job_id}")["state"] == "Running"
 
 
@@ -102,3 +103,18 @@ def test_one_look_sees_the_truth_and_a_repeated_poll_moves_the_world(worlds_serv
     assert [e["kind"] for e in sim.events() if e["subject"] == job.id][-1] == "job.completed"
     other = worlds_server.worlds.default  # the policy is per world: the default one's clock never moved
     assert other.config.poll_advance == "off"
+
+
+def test_a_repeated_flow_item_poll_settles_the_item(worlds_server):
+    client = worlds_server.client("flow-poller", "flow-poller-secret")
+    sim = worlds_server.worlds.get("flow-poller")
+    sim.configure(poll_advance="next-event")
+    with sim.store.transaction():
+        sim.audiences.update_population("global", {"responses_per_hour": 120})  # 2 a minute
+    flow = client.flow.create_ranking_flow(name="slow", instruction="Better?", max_response_threshold=50,
+                                           min_response_threshold=20)
+    item = flow.create_new_flow_batch(datapoints=["a", "b", "c"], data_type="text", time_to_live=3600)
+    assert item.get_status() == "Running"
+    result = item.get_results()  # its wait's second look settles the item
+    assert item.get_status() == "Completed"
+    assert result.total_votes >= 20
