@@ -281,7 +281,8 @@ def test_pending_placements_are_listed():
 
 def test_a_wrong_placement_is_caught(tmp_path):
     """The check itself: a method placed on a test that never names it, a missing test, a false
-    "no request", a pending file that exists, and an unplaced method are each reported."""
+    "no request", a pending entry whose file exists or whose route is served, and an unplaced
+    method are each reported."""
     from rapidata import RapidataJob
 
     placed = _placements()
@@ -289,12 +290,14 @@ def test_a_wrong_placement_is_caught(tmp_path):
     placed[RapidataJob]["pause"] = T("test_the_surface_is_found_by_introspection")  # never names .pause
     placed[RapidataJob]["resume"] = T("test_nothing_here")
     placed[RapidataJob]["delete"] = NoRequest("it does not")  # it does
-    placed[RapidataJob]["get_status"] = Pending(HOME, "/nowhere")  # this file exists
+    placed[RapidataJob]["get_status"] = Pending(HOME)  # this file exists
+    placed[RapidataJob]["get_results"] = Pending("tests/sdk/test_not_yet.py", "GET /job/{jobId}")  # served
     del placed[RapidataJob]["get_progress"]
     problems = "\n".join(check(placed, home=HOME))
     for expected in ("RapidataJob.pause: tests/sdk/test_sdk_surface.py::test_the_surface_is_found_by_introspection "
                      "never names .pause", "RapidataJob.resume: no function test_nothing_here",
                      "RapidataJob.delete: placed as NoRequest", "RapidataJob.get_status: still pending",
+                     "RapidataJob.get_results: still pending, but the simulator serves GET /job/{jobId}",
                      "RapidataJob.get_progress: not placed"):
         assert expected in problems
 
