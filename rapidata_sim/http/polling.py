@@ -77,8 +77,9 @@ class PollAdvanceMiddleware:
         return seq
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        poll = poll_subject(scope["method"], scope["path"]) if scope["type"] == "http" else None
-        if poll is None or self.sim.config.poll_advance != "next-event":
+        on = scope["type"] == "http" and self.sim.config.poll_advance == "next-event"
+        poll = poll_subject(scope["method"], scope["path"]) if on else None
+        if poll is None:
             await self.app(scope, receive, send)
             return
         subject, unfinished = poll
