@@ -30,7 +30,11 @@ SCRIPT = textwrap.dedent("""
         datapoints=[f"animal photo {i}" for i in range(20)], data_type="text", responses_per_datapoint=5)
     job = client.audience.get_audience_by_id("global").assign_job(definition)
     print("OUT", job.id, flush=True)
-    if sys.argv[1] == "wait":
+    if sys.argv[1] == "signal":
+        signal = client.signals.create_signal(name="daily", audience="global", job_definition=definition,
+                                              interval_hours=24)
+        print("OUT", signal.wait_for_next_job(timeout=600).get_status())
+    elif sys.argv[1] == "wait":
         results = job.get_results()
         print("OUT", job.get_status(), sum(results["summary"].values()))
     else:
@@ -73,6 +77,13 @@ def test_get_results_on_a_long_job_returns_at_once_and_off_leaves_it_running(ser
     assert job["state"] == "Completed"
     assert parse_iso(job["completedAt"]) - parse_iso(start) > timedelta(hours=2)  # hours of virtual time
     assert parse_iso(moved_to) >= parse_iso(job["completedAt"])
+
+    # wait_for_next_job on a daily signal: the repeated runs poll moves the world to its first firing.
+    before = parse_iso(remote.call("GET", "/_sim/clock")["now"])
+    _, state = run(server, "signal")
+    assert state in ("Running", "Completed")
+    assert parse_iso(remote.call("GET", "/_sim/clock")["now"]) - before >= timedelta(hours=24)
+    moved_to = remote.call("GET", "/_sim/clock")["now"]
 
     assert remote.call("PATCH", "/_sim/policy", {"pollAdvance": "off"})["pollAdvance"] == "off"
     job_id, *states = run(server, "look")
