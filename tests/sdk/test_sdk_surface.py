@@ -14,7 +14,7 @@ points at the test of that class's own file.
 
 from __future__ import annotations
 
-from tests.support.sdk_surface import ROOT, NoRequest, Pending, Test, check, discover, managers
+from support.sdk_surface import ROOT, NoRequest, Pending, Test, check, discover, managers
 
 HOME = "tests/sdk/test_sdk_surface.py"
 REV, RES, SIG, JD = ("tests/sdk/test_revisions.py", "tests/sdk/test_results_formats.py",
