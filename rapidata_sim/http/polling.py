@@ -49,6 +49,9 @@ POLLS: list[tuple[re.Pattern[str], Callable[[Any], bool]]] = [
 ]
 #: Polls remembered per world (the oldest are forgotten first).
 MEMORY = 1000
+#: Most events one poll moves a world through (a job nothing will ever finish, in a world with an
+#: hourly signal, stops after this many firings instead of running to the end of the calendar).
+MAX_EVENTS = 1000
 
 
 def poll_subject(method: str, path: str) -> tuple[str, Callable[[Any], bool]] | None:
@@ -88,7 +91,7 @@ class PollAdvanceMiddleware:
         with self._lock:
             last = self._last.get(key)
         if last is not None and last[1] and last[0] == self._seq():
-            self.sim.advance_until_event(subject)
+            self.sim.advance_until_event(subject, max_steps=MAX_EVENTS)
 
         status, chunks = 0, []
 

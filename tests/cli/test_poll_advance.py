@@ -129,3 +129,18 @@ def test_a_repeated_flow_item_poll_settles_the_item(worlds_server):
     result = item.get_results()  # its wait's second look settles the item
     assert item.get_status() == "Completed"
     assert result.total_votes >= 20
+
+
+def test_a_paused_job_polled_again_does_not_move_the_world(worlds_server):
+    """Only an unfinished thing that time can finish moves time: a paused job stays where it is."""
+    client = worlds_server.client("pauser", "pauser-secret")
+    sim = worlds_server.worlds.get("pauser")
+    sim.configure(poll_advance="next-event")
+    with sim.store.transaction():
+        sim.audiences.update_population("global", {"responses_per_hour": 20})
+    definition = client.job.create_free_text_job_definition(
+        name="Why", instruction="Why?", datapoints=["a"], data_type="text", responses_per_datapoint=5)
+    job = client.audience.get_audience_by_id("global").assign_job(definition).pause()
+    before = sim.clock.now()
+    assert [job.get_status() for _ in range(3)] == ["Paused"] * 3
+    assert sim.clock.now() == before
