@@ -98,7 +98,7 @@ def clock(call: Call) -> dict[str, Any]:
     sim = call.sim
     nxt = sim.next_event_at()
     return {"now": iso(sim.clock.now()), "nextEventAt": iso(nxt) if nxt else None, "speed": sim.clock.speed,
-            "autoAdvance": sim.auto_advance}
+            "autoAdvance": sim.auto_advance, "pollAdvance": sim.config.poll_advance}
 
 
 def advance(call: Call) -> dict[str, Any]:
