@@ -27,7 +27,9 @@ def int32(text: str) -> int | None:
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+    # defer_build: a model's validator is built on its first request, not when the server starts
+    # (building all of them at import was ~100 ms of every `serve` start).
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore", defer_build=True)
 
     def given(self, *names: str) -> dict[str, Any]:
         """The named fields the client actually sent (PATCH semantics)."""
