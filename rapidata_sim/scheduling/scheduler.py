@@ -119,8 +119,7 @@ class Scheduler:
     def next_event_at(self) -> str | None:
         """When the next thing happens (firing, trigger start, job completion), or None."""
         with self._locked():
-            peeked = self.queue.peek()
-        return peeked[0][0] if peeked else None
+            return self.queue.next_due(self.ledger.running)
 
     def has_pending_work(self) -> bool:
         """Is a job running or a trigger queued? (Firings recur forever, so they do not count.)"""
@@ -225,8 +224,8 @@ class Scheduler:
                     retry_at = processed + (1 if taken else max(16, len(queue.heap)))
                     if processed >= limit:
                         break
-                peeked = queue.peek()
-                if peeked is None or peeked[0][0] > until:
+                peeked = queue.peek(until)
+                if peeked is None:
                     break
                 if missed is not None and peeked[0][0] == until and peeked[0][1] == TRIGGER:
                     # An outage's end instant: its catch-up firing comes before trigger starts.
