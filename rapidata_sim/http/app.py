@@ -14,7 +14,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 
-from . import app_pages, assets, audiences, auth, control, dashboard, faults, jobs, observe, signals
+from . import app_pages, assets, audiences, auth, billing, control, dashboard, faults, jobs, observe, signals, validation_sets
 from .problems import problem
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ async def _server_error(request: Request, exc: Exception) -> Response:
 
 def create_app(sim: "Engine") -> Starlette:
     routes = [*auth.routes(sim), *audiences.routes(sim), *assets.routes(sim), *jobs.routes(sim),
-              *signals.routes(sim), *control.routes(sim), *observe.routes(sim), *faults.routes(sim),
+              *signals.routes(sim), *validation_sets.routes(sim), *billing.routes(sim), *control.routes(sim), *observe.routes(sim), *faults.routes(sim),
               *dashboard.routes(sim)]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error, Exception: _server_error},
                     middleware=[Middleware(app_pages.PagesMiddleware, sim=sim),

@@ -54,6 +54,9 @@ Allow-lists (cite these constants, not this prose):
       ``get_results(preliminary_results=True)``; absent from the snapshot.
     - ``/audience/unlisted/{audienceId}``: 3.27.1 calls it for ``ula_`` audiences
       (``rapidata/api_client/api/unlisted_audience_api.py``); absent from the snapshot.
+    - ``/audience/unlisted`` (POST, ``create_unlisted_audience``) and ``/billing/outstanding``
+      (``billing.get_outstanding_balance``): 3.27.1's ``UnlistedAudienceApi`` and ``BillingApi``
+      call them; absent from the snapshot.
 
 ``EXTRA_STATUSES`` — statuses accepted although the operation does not declare them:
     - 404 (every operation): the real service answers 404 for unknown ids; the specs declare only
@@ -122,6 +125,10 @@ NOT_IN_SPEC: dict[str, str] = {
     "/pipeline/preliminary-download/{downloadId}": ("3.27.1's PipelineApi calls it for preliminary results; absent "
                                                     "from the spec snapshot."),
     "/audience/unlisted/{audienceId}": "3.27.1 calls it for ula_ audiences; absent from the spec snapshot.",
+    "/audience/unlisted": ("3.27.1's create_unlisted_audience posts here (UnlistedAudienceApi); absent from the "
+                           "spec snapshot."),
+    "/billing/outstanding": ("3.27.1's billing.get_outstanding_balance reads it (BillingApi, "
+                             "GetOutstandingCostEndpointOutput); absent from the spec snapshot."),
 }
 
 
