@@ -55,6 +55,12 @@ OK, LISTED, HIDDEN = "ok", "listed", "hidden"
 #  [A] Custom audiences: audience.openapi.json ("GET /audiences: Queries all audiences visible to
 #      the caller"); domain/audiences.py: the organization's own plus public ones; custom ones are
 #      managed by the organization.
+#  [V] Validation sets: validation.openapi.json ("GET /validation-sets: Queries validation sets visible
+#      to the caller"); domain/validation_sets.py: the organization reads, changes, extends and deletes
+#      its own; a revision may name only one the caller can see (400 on ``validationSetId`` otherwise).
+#  [U] Unlisted audiences (ula_): the SDK's RapidataUnlistedAudience ("only people you share its link
+#      with"); domain/audiences.py: anyone signed in reads one by id (the link), none is listed by
+#      find_audiences, only its organization assigns jobs to it.
 #  [X] Another organization's object is 404, as if absent (docs/requests.md, "Visibility"; the service hides
 #      what the caller may not see). Naming one in a create request is the 400 of an unknown id
 #      (ValidationProblemDetails with the field in ``errors``), never a silent success.
@@ -112,6 +118,16 @@ EXPECT: dict[tuple[str, str], tuple[Any, Any, Any]] = {
     ("custom_audience", "filter"):              (OK,     OK,       404),      # [A]
     ("custom_audience", "assign_job"):          (OK,     OK,       400),      # [A][X]
     ("custom_audience", "delete"):              (OK,     OK,       404),      # [A]
+    ("validation_set", "get"):                  (OK,     OK,       404),      # [V]
+    ("validation_set", "find"):                 (LISTED, LISTED,   HIDDEN),   # [V]
+    ("validation_set", "rapids"):               (OK,     OK,       404),      # [V]
+    ("validation_set", "add_rapid"):            (OK,     OK,       404),      # [V]
+    ("validation_set", "update"):               (OK,     OK,       404),      # [V]
+    ("validation_set", "delete"):               (OK,     OK,       404),      # [V]
+    ("validation_set", "use_in_revision"):      (OK,     OK,       400),      # [V][X]
+    ("unlisted_audience", "get"):               (OK,     OK,       OK),       # [U]
+    ("unlisted_audience", "find"):              (HIDDEN, HIDDEN,   HIDDEN),   # [U]
+    ("unlisted_audience", "assign_job"):        (OK,     OK,       400),      # [U][X]
 }
 
 # The four users: (client id, secret, organization).
@@ -250,7 +266,10 @@ def make_job(w: World, owner: Actor) -> Res:
 
 def make_audience(w: World, owner: Actor) -> Res:
     name = unique("aud")
-    a = owner.sdk.audience.create_audience(name=name)
+    # One validation task to graduate, one example: the service lets it start recruiting.
+    a = owner.sdk.audience.create_audience(name=name, min_tasks=1)
+    a.add_classification_example(instruction="Which?", answer_options=["A", "B"], datapoint="a", truth=["A"],
+                                 data_type="text")
     return Res(owner, name, "audiences", a.id, a)
 
 
@@ -269,6 +288,32 @@ def completed_job(w: World, owner: Actor) -> Res:
     return res
 
 
+def make_validation_set(w: World, owner: Actor) -> Res:
+    name = unique("vs")
+    vs = owner.sdk.validation.create_compare_set(name=name, instruction="?", datapoints=[["a", "b"]], truths=["a"],
+                                                 data_type="text")
+    return Res(owner, name, "validation_sets", vs.id, vs)
+
+
+def make_unlisted_audience(w: World, owner: Actor) -> Res:
+    name = unique("ula")
+    a = owner.sdk.audience.create_unlisted_audience(name)
+    return Res(owner, name, "audiences", a.id, a)
+
+
+def _validation_set_as(r: Res, a: Actor) -> Any:
+    """The owner's set as the actor's SDK builds it from the id (its rapid uploader holds a client)."""
+    from rapidata.rapidata_client.validation.rapidata_validation_set import RapidataValidationSet
+
+    return RapidataValidationSet(r.id, r.name, [], a.sdk._openapi_service)
+
+
+def _use_validation_set(w: World, a: Actor, r: Res) -> Any:
+    definition = make_definition(w, a).handle
+    definition.validation_set_id = r.id
+    return via_sdk(definition.save)
+
+
 MAKE: dict[str, Callable[[World, Actor], Res]] = {
     "private_signal": lambda w, o: make_signal(w, o, False),
     "public_signal": lambda w, o: make_signal(w, o, True),
@@ -276,6 +321,8 @@ MAKE: dict[str, Callable[[World, Actor], Res]] = {
     "job_results": make_job,
     "job_definition": make_definition,
     "custom_audience": make_audience,
+    "validation_set": make_validation_set,
+    "unlisted_audience": make_unlisted_audience,
 }
 
 
@@ -366,6 +413,20 @@ OPS: dict[tuple[str, str], Callable[[World, Actor, Res], Any]] = {
     ("custom_audience", "assign_job"): lambda w, a, r: _create_job_with(
         a, jobDefinitionId=make_definition(w, a).id, audienceId=r.id),
     ("custom_audience", "delete"): lambda w, a, r: via_sdk(lambda: as_actor(r.handle, a).delete()),
+    ("validation_set", "get"): lambda w, a, r: via_sdk(lambda: a.sdk.validation.get_validation_set_by_id(r.id)),
+    ("validation_set", "find"): lambda w, a, r: listed(
+        [v.id for v in a.sdk.validation.find_validation_sets(name=r.name)], r),
+    ("validation_set", "rapids"): lambda w, a, r: via_http(a.http.get(f"/validation-set/{r.id}/rapids")),
+    ("validation_set", "add_rapid"): lambda w, a, r: via_sdk(lambda: _validation_set_as(r, a).add_rapid(
+        a.sdk.validation.rapid.compare_rapid(instruction="?", truth="c", datapoint=["c", "d"], data_type="text"))),
+    ("validation_set", "update"): lambda w, a, r: via_sdk(lambda: as_actor(r.handle, a).update_dimensions([a.name])),
+    ("validation_set", "delete"): lambda w, a, r: via_sdk(lambda: as_actor(r.handle, a).delete()),
+    ("validation_set", "use_in_revision"): _use_validation_set,
+    ("unlisted_audience", "get"): lambda w, a, r: via_sdk(lambda: a.sdk.audience.get_audience_by_id(r.id)),
+    ("unlisted_audience", "find"): lambda w, a, r: listed(
+        [x.id for x in a.sdk.audience.find_audiences(name=r.name)], r),
+    ("unlisted_audience", "assign_job"): lambda w, a, r: _create_job_with(
+        a, jobDefinitionId=make_definition(w, a).id, audienceId=r.id),
 }
 
 
@@ -414,6 +475,13 @@ EFFECTS: dict[tuple[str, str], Callable[[World, Actor, Res], bool]] = {
         w, "audiences", "base_audience_id = ? AND id != ?", [r.id, r.id]) == 1,
     ("custom_audience", "assign_job"): lambda w, a, r: _count(w, "jobs", "audience_id = ?", [r.id]) == 1,
     ("custom_audience", "delete"): lambda w, a, r: bool(_row(w, r)["deleted"]),
+    ("validation_set", "add_rapid"): lambda w, a, r: _count(
+        w, "validation_rapids", "validation_set_id = ?", [r.id]) == 2,
+    ("validation_set", "update"): lambda w, a, r: _row(w, r)["dimensions"] == [a.name],
+    ("validation_set", "delete"): lambda w, a, r: bool(_row(w, r)["deleted"]),
+    ("validation_set", "use_in_revision"): lambda w, a, r: _count(
+        w, "revisions", "validation_set_id = ?", [r.id]) == 1,
+    ("unlisted_audience", "assign_job"): lambda w, a, r: _count(w, "jobs", "audience_id = ?", [r.id]) == 1,
 }
 
 
@@ -439,16 +507,20 @@ PAGE = Path(__file__).resolve().parents[2] / "docs" / "isolation.md"
 START_MARKER, END_MARKER = "<!-- isolation-matrix:start -->", "<!-- isolation-matrix:end -->"
 RESOURCE_LABELS = {"private_signal": "private signal", "public_signal": "public signal", "job": "job",
                    "job_results": "job results", "job_definition": "job definition",
-                   "custom_audience": "custom audience"}
+                   "custom_audience": "custom audience", "validation_set": "validation set",
+                   "unlisted_audience": "unlisted audience"}
 OP_LABELS = {"find": "listed by `find_*`", "runs": "runs (`get_jobs`)", "run_by_id": "run by id",
              "job_of_run": "the job of one of its runs", "cost_estimate": "cost estimate",
              "as_preceding_job": "named as `precedingJobId` of a new job", "get_results": "`get_results()`",
              "preliminary": "preliminary results", "preliminary_by_id": "a preliminary download by id",
              "latest_revision": "latest revision", "revision_by_number": "revision *n*",
              "create_revision": "new revision (`save()`)", "create_signal": "used by a new signal",
-             "user_metrics": "recruiting metrics", "recruit": "start recruiting", "filter": "filtered view"}
+             "user_metrics": "recruiting metrics", "recruit": "start recruiting", "filter": "filtered view",
+             "rapids": "its rapids", "add_rapid": "`add_rapid`", "use_in_revision": "named by a new revision"}
 OP_LABELS_BY_RESOURCE = {("job_definition", "assign_job"): "used by a new job",
-                         ("custom_audience", "assign_job"): "assigned a job", ("custom_audience", "update"): "rename"}
+                         ("custom_audience", "assign_job"): "assigned a job", ("custom_audience", "update"): "rename",
+                         ("unlisted_audience", "assign_job"): "assigned a job",
+                         ("validation_set", "update"): "`update_dimensions`"}
 
 
 def render_matrix() -> str:
