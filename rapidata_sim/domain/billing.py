@@ -52,9 +52,15 @@ class Billing(Service):
 
     # -- one job ----------------------------------------------------------------------
 
-    def required_responses(self, job: dict[str, Any]) -> int:
-        """The responses a job's revision asks for (what it is priced by)."""
-        revision = self.store.get("revisions", (job["definition_id"], job["revision_number"]))
+    def required_responses(self, job: dict[str, Any], memo: dict[tuple[str, int], int] | None = None) -> int:
+        """The responses a job's revision asks for (what it is priced by); ``memo`` shares the
+        answer between the jobs of one revision (a signal's many jobs)."""
+        key = (job["definition_id"], job["revision_number"])
+        if memo is not None:
+            if key not in memo:
+                memo[key] = self.required_responses(job)
+            return memo[key]
+        revision = self.store.get("revisions", key)
         if revision is None:
             return 0
         datapoints = self.store.count("datapoints", "dataset_id = ?", [revision["dataset_id"]])
@@ -102,16 +108,21 @@ class Billing(Service):
         now = self.clock.now()
         start, end = month_bounds(at or now)
         until = min(end, now)
+        start_iso, until_iso = iso(start), iso(until)
         gross, responses, jobs = 0.0, 0, 0
+        memo: dict[tuple[str, int], int] = {}
         for job in self._jobs_in(organization_id, start, end):
             if job["state"] == "Queued" or not job.get("plan"):
                 continue  # waiting for its predecessor: nothing to bill yet
             jobs += 1
-            before = self.fraction_at(job, start)
-            after = self.fraction_at(job, until)
+            if job["state"] == "Completed" and job["created_at"] >= start_iso and job["completed_at"] <= until_iso:
+                before, after = 0.0, 1.0  # ran wholly inside the period (most jobs): no rate to follow
+            else:
+                before = self.fraction_at(job, start)
+                after = self.fraction_at(job, until)
             if after <= before:
                 continue
-            required = self.required_responses(job)
+            required = self.required_responses(job, memo)
             gross += required * COST_PER_RESPONSE * (after - before)
             responses += round(required * after) - round(required * before)
         gross = round(gross, 6)
