@@ -152,10 +152,10 @@ class Audiences(Service):
         needed = rule.get("minTasks") if isinstance(rule.get("minTasks"), int) else 0
         have = self.store.count("audience_examples", "audience_id = ?", [row["id"]])
         if have < needed:
+            # The wording of the SDK's own guide (``python -m rapidata skill``).
             raise ValidationFailed.field(
-                "graduationRule", f"The graduation rule needs {needed} validation tasks, but audience "
-                f"'{row['id']}' has {have} example{'s' if have != 1 else ''}. Add at least {needed - have} more "
-                "before starting recruiting.")
+                "graduationRule", f"The graduation rule needs {needed} validation tasks, but the audience only "
+                f"has {have}. Add at least {needed - have} more qualification examples, or lower min_tasks.")
 
     def become_ready(self, audience: dict[str, Any], at: str) -> None:
         """The funnel has graduated enough labelers (called by the scheduler at ``ready_at``)."""
