@@ -277,9 +277,12 @@ class Jobs(Service):
             self.scheduler.watch_job(job)
 
     def delete(self, who: Principal, job_id: str) -> None:
-        self.get(job_id, who)
+        job = self.get(job_id, who)
         self.store.update("jobs", job_id, {"deleted": True})
         self.record("job.deleted", job_id)
+        if job["state"] not in TERMINAL:
+            # A deleted job never finishes: the jobs queued behind it would wait forever. They start now.
+            self.start_successors(job, self.now())
 
     def retry(self, who: Principal, job_id: str) -> None:
         job = self.get(job_id, who)

@@ -63,6 +63,16 @@ def test_a_chain_runs_in_order_and_a_failed_predecessor_releases_its_successor(c
     assert done[second] <= sim.store.get("jobs", third.id)["completed_at"]
 
 
+def test_deleting_the_predecessor_releases_the_queued_job(client, sim):
+    audience = client.audience.get_audience_by_id("global")
+    first = audience.assign_job(_definition(client, responses=30))
+    second = audience.assign_job(_definition(client, "next"), run_after=first)
+    first.delete()
+    assert second.get_status() == "Running"
+    second.get_results()
+    assert second.get_status() == "Completed"
+
+
 def test_a_queued_job_cannot_be_paused_and_costs_nothing_yet(client, sim):
     from rapidata.rapidata_client.exceptions import RapidataError
 
