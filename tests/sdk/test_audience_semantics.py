@@ -132,6 +132,7 @@ def test_filtered_audiences_are_fau_and_not_listed(client, sim):
     assert client.audience.get_audience_by_id(sliced.id).name == "Base for slices"
     job = sliced.assign_job(_definition(client))
     assert sim.store.get("jobs", job.id)["audience_id"] == sliced.id
+    assert [j.id for j in sliced.find_jobs()] == [job.id]
 
 
 def test_unlisted_audience_flow(client, other_client, sim):
@@ -161,3 +162,19 @@ def test_unlisted_audience_needs_a_name(client):
     with pytest.raises(RapidataError) as err:
         client.audience.create_unlisted_audience("  ")
     assert err.value.status_code == 400
+
+
+def test_every_public_method_of_the_two_audience_kinds_is_covered():
+    """Introspection: a new SDK method on these classes fails here until it has a test above."""
+    import inspect
+
+    from rapidata.rapidata_client.audience import RapidataUnlistedAudience
+    from rapidata.rapidata_client.audience.rapidata_filtered_audience import RapidataFilteredAudience
+
+    def public(cls):
+        return {n for n, _ in inspect.getmembers(cls) if not n.startswith("_")}
+
+    # filters, name, link, get_job_link: attributes and string building, no request.
+    assert public(RapidataFilteredAudience) == {"assign_job", "find_jobs", "filters", "name"}
+    assert public(RapidataUnlistedAudience) == {"assign_job", "find_jobs", "filters", "name", "link",
+                                                "get_job_link"}
