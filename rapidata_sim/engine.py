@@ -24,6 +24,7 @@ from .crowd import Behaviour
 from .domain.audiences import Audiences
 from .domain.benchmarks import Benchmarks
 from .domain.leaderboards import Leaderboards
+from .domain.billing import Billing
 from .domain.base import Principal
 from .domain.job_plans import Crowd
 from .domain.datasets import Datasets
@@ -33,6 +34,7 @@ from .domain.identity import Identity
 from .domain.jobs import Jobs
 from .domain.results import Results
 from .domain.signals import Signals
+from .domain.validation_sets import ValidationSets
 from .core.events import EventLog
 from .core.ids import IdFactory
 from .core.world import World
@@ -54,6 +56,13 @@ class SimConfig:
     #: one gets 413 problem+json naming this limit. Default 32 MiB.
     max_body_bytes: int = 32 * 1024 * 1024
     assets_base_url: str = "https://assets.rapidata.ai"
+    #: ``start_recruiting()`` on an audience whose graduation rule needs N validation tasks
+    #: (``minTasks``) but has fewer than N examples is refused with 400, as the real service
+    #: answers ("The graduation rule needs 10 validation tasks…"). False lets it recruit anyway
+    #: (what the simulator did before the setting existed). Assigning a job to a custom audience that never
+    #: recruited still starts its recruiting without this check (the job is the service's own
+    #: call, not the user's).
+    recruit_requires_examples: bool = True
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
 
 
@@ -87,8 +96,10 @@ class Engine:
         self.identity = Identity(world)
         self.audiences = Audiences(world, scheduler=scheduler)
         self.datasets = Datasets(world)
-        self.definitions = Definitions(world)
         self.crowd = Crowd(world)
+        self.validation_sets = ValidationSets(world, behaviour_for=self.crowd.behaviour_for)
+        self.definitions = Definitions(world, validation_sets=self.validation_sets)
+        self.billing = Billing(world, crowd=self.crowd)
         self.jobs = Jobs(world, audiences=self.audiences, definitions=self.definitions, crowd=self.crowd,
                          scheduler=scheduler)
         self.results = Results(world, datasets=self.datasets, crowd=self.crowd)

@@ -110,6 +110,18 @@ def signal(sim: "Engine", who: Principal, p: dict[str, str]) -> Doc:
                       *(_link(f"job of the run at {at} ({j['state']})", _job_path(j)) for at, j in jobs if j)]}
 
 
+def validation_set(sim: "Engine", who: Principal, p: dict[str, str]) -> Doc:
+    row = sim.validation_sets.get(p["validation_set_id"], who)
+    summary = sim.validation_sets.summary(row["id"])
+    rapids = sim.validation_sets.all_rapids(row["id"])
+    return {"kind": "Validation set", "id": row["id"], "name": row["name"],
+            "fields": [["tasks", len(rapids)], ["modalities", ", ".join(summary["modality"]) or "none"],
+                       ["dimensions", ", ".join(row["dimensions"] or []) or "default"],
+                       ["alerts on a wrong answer", row["should_alert"]], ["created", row["created_at"]],
+                       ["owner", row["owner_mail"]]],
+            "links": []}
+
+
 class NotSimulated(NotFound):
     """A kind of object the simulator has none of, in any world."""
 
@@ -126,7 +138,7 @@ PAGES: list[tuple[str, Callable[["Engine", Principal, dict[str, str]], Doc]]] = 
     ("/audiences/{audience_id}/job/{job_id}", job),  # RapidataJob.job_details_page
     ("/label/{audience_id}", unlisted),  # RapidataUnlistedAudience.link
     ("/label/{audience_id}/job/{job_id}", unlisted_job),  # RapidataUnlistedAudience.get_job_link
-    ("/validation-set/detail/{validation_set_id}", not_simulated("validation sets")),  # RapidataValidationSet
+    ("/validation-set/detail/{validation_set_id}", validation_set),  # RapidataValidationSet
     ("/mri/benchmarks/{benchmark_id}", not_simulated("benchmarks")),  # RapidataBenchmark
     ("/mri/benchmarks/{benchmark_id}/leaderboard/{leaderboard_id}", not_simulated("leaderboards")),
     ("/audiences/{audience_id}", audience),

@@ -181,6 +181,7 @@ class Scheduler:
         self.jobs.complete(job)
         if job["state"] not in ("Completed", "Failed"):
             return  # halted (Paused, ManualApproval, SpendLimited): its run is still running
+        self.jobs.start_successors(job, job["completed_at"] or job["failed_at"] or at)
         runs = self.store.select("signal_runs", "audience_job_id = ? AND status = 'Running'", [job["id"]])
         for run in runs:
             self.store.update("signal_runs", run["id"], firing.settled_run(job, at))

@@ -20,7 +20,7 @@ the oversized rows are cheap. ``render_table()`` prints the table as markdown.
 
 To add a row: append a ``Row(...)`` to ``ROWS`` (``{name}`` in ``path``/``body`` refers to the ids
 the ``world`` fixture makes: ``private``, ``public``, ``definition``, ``dataset``, ``job``, ``batch``,
-``runsignal``, ``example_audience``; ``who`` picks the credentials, see ``_auth``).
+``runsignal``, ``example_audience``, ``validation_set``; ``who`` picks the credentials, see ``_auth``).
 """
 
 from __future__ import annotations
@@ -399,6 +399,31 @@ ROWS: list[Row] = [
     Row("SQL in a standings tag filter", f"GET /benchmark/{SQL}/standings/query?tags[in]=...", 404,
         "a bound lookup: no such benchmark", "GET",
         "/benchmark/%27%20OR%20%271%27%3D%271%27%20--/standings/query?tags%5Bin%5D=%27%20OR%201%3D1%20--"),
+    # -- validation sets, unlisted audiences, billing --------------------------------------------
+    Row("blank validation set name", 'POST /validation-set {"name": "   "}', 400, "a set needs a name",
+        "POST", "/validation-set", {"name": "   "}, key="name"),
+    Row("rapid of an unknown payload kind", 'POST /validation-set/{validation_set}/rapid, payload._t "DropTable"',
+        400, "the payload is one of the service's IRapidPayload kinds, checked before anything is stored",
+        "POST", "/validation-set/{validation_set}/rapid",
+        {"asset": {"_t": "TextAssetInput", "text": "a"}, "payload": {"_t": "DropTable"}}, key="payload"),
+    Row("rapid whose guess chance is 7", 'POST /validation-set/{validation_set}/rapid, "randomCorrectProbability": 7',
+        400, "a probability is in [0, 1]", "POST", "/validation-set/{validation_set}/rapid",
+        {"asset": {"_t": "TextAssetInput", "text": "a"}, "payload": {"_t": "ClassifyPayload", "categories": [],
+                                                                     "title": "?"}, "randomCorrectProbability": 7},
+        key="randomCorrectProbability"),
+    Row("validation set dimensions as a string", 'PATCH /validation-set/{validation_set} {"dimensions": "all"}', 400,
+        "a list of strings, strictly", "PATCH", "/validation-set/{validation_set}", {"dimensions": "all"},
+        key="dimensions"),
+    Row("revision naming an unknown validation set", 'POST /job/definition/{definition}/revision '
+        '{"validationSetId": "vs_nope"}', 400, "as for an unknown dataset: the field is named, no revision is made",
+        "POST", "/job/definition/{definition}/revision", {"validationSetId": "vs_nope"}, key="validationSetId"),
+    Row("SQL in validation set name[contains]", f"GET /validation-sets?name[contains]={SQL}", 200,
+        "a literal substring", "GET", "/validation-sets?name%5Bcontains%5D=%27%20OR%20%271%27%3D%271%27%20--",
+        shape="no-match", baseline="/validation-sets"),
+    Row("blank unlisted audience name", 'POST /audience/unlisted {"name": ""}', 400, "an audience needs a name",
+        "POST", "/audience/unlisted", {"name": ""}, key="name"),
+    Row("billing without a token", "GET /billing-period/active, no Authorization", 401,
+        "an organization's spending is not public", "GET", "/billing-period/active", who=None),
 ]
 
 
@@ -423,6 +448,7 @@ def world(contract):
     sim.advance(seconds=30)  # the trigger's run starts: the runs list is not empty
     job = sim.jobs.create(me, definition_id=definition["id"], audience_id="global")
     batch = sim.datasets.start_batch(me, ["https://example.com/a.png"], "corr-1")
+    validation_set = sim.validation_sets.create(me, name="gold")
     # a client that is deleted after its token was issued
     with sim.store.transaction():
         sim.identity.create_client(me.user_id, client_id=DOOMED[0], secret=DOOMED[1])
@@ -453,7 +479,8 @@ def world(contract):
         "worlds": worlds_server, "whttp": whttp,
         "ids": {"private": private["id"], "public": public["id"], "definition": definition["id"],
                 "dataset": ds["id"], "job": job["id"], "batch": batch["id"], "runsignal": private["id"],
-                "example_audience": "aud_sim_nightowls", "w_signal": wsignal["id"]},
+                "example_audience": "aud_sim_nightowls", "w_signal": wsignal["id"],
+                "validation_set": validation_set["id"]},
     }
     for c in (http, default, whttp, wdefault_client, stranger):
         c.close()
