@@ -310,9 +310,10 @@ class Engine:
         """The event log as text, one line per event: the thing determinism tests compare."""
         return self.world.log.text()
 
-    def events_jsonl(self, since: int = 0) -> str:
-        """The event log as JSON lines (``seq``, ``at``, ``kind``, ``subject``, ``data``)."""
-        return self.world.log.jsonl(since)
+    def events_jsonl(self, since: int = 0, limit: int | None = None) -> str:
+        """The event log as JSON lines (``seq``, ``at``, ``kind``, ``subject``, ``data``), at most
+        ``limit`` events after ``since``."""
+        return self.world.log.jsonl(since, limit)
 
     def principal(self, email: str | None = None) -> Principal:
         """Act as a user from Python (default: the default client's user)."""

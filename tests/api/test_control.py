@@ -53,6 +53,8 @@ def test_control_surface(sim, http, client):
     ("PATCH", "/_sim/policy", {"overlap": "sometimes"}, 400),
     ("GET", "/_sim/signals/sig_nope/counters", None, 404),
     ("GET", "/_sim/events?since=x", None, 400),
+    ("GET", "/_sim/events?limit=0", None, 400),
+    ("GET", "/_sim/events?limit=100001", None, 400),
 ])
 def test_control_rejects_bad_input(sim, http, method, path, body, status):
     before = sim.store.snapshot()
@@ -60,6 +62,27 @@ def test_control_rejects_bad_input(sim, http, method, path, body, status):
     assert r.status_code == status, r.text
     assert r.headers["content-type"] == "application/problem+json"
     assert sim.store.snapshot() == before
+
+
+def test_the_event_log_comes_in_pages(sim, http):
+    """``limit`` bounds a page; ``x-sim-next-since`` names the next one, and is absent on the last;
+    the pages together are the whole log (``since`` as before: the events after that seq)."""
+    sim.set_speed(0)
+    for n in range(7):
+        sim.signals.record("test.mark", f"m{n}")
+    whole = http.get("/_sim/events").text
+    assert "x-sim-next-since" not in http.get("/_sim/events").headers
+    pages, since = [], 0
+    while since is not None:
+        r = http.get("/_sim/events", params={"since": since, "limit": 3})
+        assert r.status_code == 200, r.text
+        assert 1 <= len(r.text.splitlines()) <= 3
+        pages.append(r.text)
+        since = r.headers.get("x-sim-next-since")
+        if since is not None:
+            assert int(since) == json.loads(r.text.splitlines()[-1])["seq"]
+    assert len(pages) >= 3 and "".join(pages) == whole
+    assert http.get("/_sim/events", params={"since": 10**12}).text == ""
 
 
 def test_control_needs_a_token(sim, http):
