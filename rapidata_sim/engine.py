@@ -50,6 +50,10 @@ class SimConfig:
     #: one gets 413 problem+json naming this limit. Default 32 MiB.
     max_body_bytes: int = 32 * 1024 * 1024
     assets_base_url: str = "https://assets.rapidata.ai"
+    #: Most signal grid points one HTTP request may move the clock across (an advance, an
+    #: outage); more is a 400 naming this bound (``scheduling/budget.py``). The Python API is not
+    #: bounded.
+    max_firings_per_request: int = 100_000
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
 
 

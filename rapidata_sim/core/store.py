@@ -144,6 +144,8 @@ INDEXES = [
     ("signal_runs", ["signal_id", "started_at"]),
     ("signal_runs", ["audience_job_id"]),
     ("batch_uploads", ["correlation_id"]),
+    # The dashboard and counters count a signal's missed firings on every poll.
+    ("events", ["kind", "subject"]),
 ]
 
 

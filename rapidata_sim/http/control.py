@@ -13,8 +13,9 @@ from pydantic import Field
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..core.clock import MAX_SPAN, MAX_SPEED, CalendarError, check_instant, iso, parse_iso
+from ..core.clock import HORIZON, MAX_SPAN, MAX_SPEED, CalendarError, check_instant, iso, parse_iso
 from ..crowd import Behaviour
+from ..scheduling.budget import firings_until
 from ..crowd.settings import InvalidSettings
 from ..core.errors import SimError, ValidationFailed
 from ..core.querying import strict_int
@@ -95,6 +96,19 @@ def _moving(field: str, move: Any, *args: Any) -> Any:
         raise ValidationFailed.field(field, str(exc)) from None
 
 
+def _bounded(call: Call, field: str, until: datetime) -> None:
+    """A 400 on ``field`` if moving the clock to ``until`` crosses more grid points than one request
+    may (``SimConfig.max_firings_per_request``, ``scheduling/budget.py``); nothing is written."""
+    bound = call.sim.config.max_firings_per_request
+    if until > HORIZON:
+        return  # past the calendar: the move itself says so
+    count = firings_until(call.sim.store, until, paused_fire=call.sim.scheduler.config.paused == "skip")
+    if count > bound:
+        raise ValidationFailed.field(field, (
+            f"This would move the clock across {count} signal grid points (firings); one request may cross "
+            f"at most {bound} (SimConfig.max_firings_per_request). Move the clock in shorter steps."))
+
+
 def clock(call: Call) -> dict[str, Any]:
     sim = call.sim
     nxt = sim.next_event_at()
@@ -107,8 +121,11 @@ def advance(call: Call) -> dict[str, Any]:
     if (b.seconds is None) == (b.to is None):
         raise ValidationFailed.field("seconds", "Give exactly one of 'seconds' or 'to'.")
     if b.to is not None:
-        call.sim.advance_to(_not_past(call, "to", b.to, "The clock never goes backwards."))
+        to = _not_past(call, "to", b.to, "The clock never goes backwards.")
+        _bounded(call, "to", to)
+        call.sim.advance_to(to)
     else:
+        _bounded(call, "seconds", call.sim.clock.now() + timedelta(seconds=b.seconds))
         _moving("seconds", call.sim.advance, timedelta(seconds=b.seconds))
     return clock(call)
 
@@ -126,6 +143,7 @@ def run_until_idle(call: Call) -> dict[str, Any]:
 
 def outage(call: Call) -> dict[str, Any]:
     b: Outage = call.body
+    _bounded(call, "seconds", call.sim.clock.now() + timedelta(seconds=b.seconds))
     missed = _moving("seconds", call.sim.outage, timedelta(seconds=b.seconds))
     return {"missed": missed, **clock(call)}
 

@@ -407,6 +407,8 @@ class Scheduler:
                 else:
                     self._start_triggers(row, due)
                 processed += 1
+                if not processed % 4096:
+                    self._rows.clear()  # a read cache: dropped now and then, so a long sync's memory is bounded
             self._rows.clear()
         self.processed += processed
         return processed

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from support import https_client
@@ -83,6 +84,34 @@ def test_the_event_log_comes_in_pages(sim, http):
             assert int(since) == json.loads(r.text.splitlines()[-1])["seq"]
     assert len(pages) >= 3 and "".join(pages) == whole
     assert http.get("/_sim/events", params={"since": 10**12}).text == ""
+
+
+def test_a_request_may_cross_only_so_many_grid_points(sim, http):
+    """An advance or outage crossing more signal grid points than ``SimConfig.max_firings_per_request``
+    is a 400 naming the bound, before anything is written; at the bound it runs."""
+    sim.set_speed(0)
+    sim.config.max_firings_per_request = 10
+    me = sim.principal()
+    from support import one_datapoint_definition
+
+    _, definition = one_datapoint_definition(sim, me, "bounded")
+    sim.signals.create(me, name="hourly", audience_id="global", job_definition_id=definition["id"],
+                       interval_seconds=3600)
+    for method, path, body, field in (("POST", "/_sim/clock/advance", {"seconds": 11 * 3600}, "seconds"),
+                                      ("POST", "/_sim/outage", {"seconds": 11 * 3600}, "seconds")):
+        before = sim.store.snapshot()
+        r = http.request(method, path, json=body)
+        assert r.status_code == 400, r.text
+        assert "10" in r.json()["errors"][field][0] and "max_firings_per_request" in r.json()["errors"][field][0]
+        assert sim.store.snapshot() == before
+    to = (sim.clock.now() + timedelta(hours=11)).isoformat()
+    r = http.post("/_sim/clock/advance", json={"to": to})
+    assert r.status_code == 400 and "to" in r.json()["errors"], r.text
+    ok = http.post("/_sim/clock/advance", json={"seconds": 10 * 3600})
+    assert ok.status_code == 200, ok.text
+    assert sim.counters(sim.store.select("signals")[0]["id"])["fired"]["Scheduled"] == 10
+    sim.config.max_firings_per_request = 100_000
+    assert http.post("/_sim/clock/advance", json={"seconds": 11 * 3600}).status_code == 200
 
 
 def test_control_needs_a_token(sim, http):
