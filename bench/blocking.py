@@ -11,7 +11,8 @@ nothing. Then:
    few seconds: its latency when nothing else runs (median).
 2. **Under a heavy request.** The heavy world advances its clock ``--years`` (an hourly signal:
    8,760 firings a year, each a run, a job and events on disk) while the probe keeps asking as
-   before. Every probe that overlaps the heavy request counts.
+   before, and a second client of the heavy world reads its dashboard (it waits for that world,
+   never for the probe's). Every probe that overlaps the heavy request counts.
 
 Prints the heavy request's own time, the probe's median and worst latency during it, and the
 ratio worst-during-heavy / median-idle, next to the target of issue 16: *no world blocks
@@ -146,9 +147,23 @@ def run(years: float, signals_count: int) -> dict[str, Any]:
             t = threading.Thread(target=probe_loop, args=(probe, stop, during))
             t.start()
             time.sleep(0.5)
+            # A second request to the heavy world while it is busy: it waits for that world (its
+            # store is one writer at a time), and must not make the probe's world wait with it.
+            second = server.client("bench-heavy")
+            waited: list[float] = []
+
+            def same_world() -> None:
+                time.sleep(0.5)
+                t0 = time.perf_counter()
+                ok(second.get("/_sim/dashboard/state"))
+                waited.append(time.perf_counter() - t0)
+
+            side = threading.Thread(target=same_world)
             h0 = time.perf_counter()
+            side.start()
             r = heavy.post("/_sim/clock/advance", json={"seconds": years * 365 * 86400})
             h1 = time.perf_counter()
+            side.join()
             stop.set()
             t.join()
             heavy_status = r.status_code
@@ -165,7 +180,7 @@ def run(years: float, signals_count: int) -> dict[str, Any]:
     return {
         "years": years, "signals": signals_count, "firings": int(years * 8760 * signals_count),
         "heavy_status": heavy_status, "heavy_body": heavy_body if heavy_status >= 400 else None,
-        "heavy_s": h1 - h0, "dashboard_after_s": dashboard_s,
+        "heavy_s": h1 - h0, "dashboard_after_s": dashboard_s, "same_world_wait_s": waited[0],
         "idle_probes": len(idle_ms), "idle_median_ms": idle_median,
         "probes_during_heavy": len(overlapping), "during_median_ms": statistics.median(over_ms),
         "during_worst_ms": max(over_ms), "ratio_worst_over_idle": max(over_ms) / idle_median,
@@ -184,6 +199,7 @@ def report(res: dict[str, Any]) -> None:
           f"worst {res['during_worst_ms']:8.1f} ms ({res['probes_during_heavy']} probes)")
     print(f"blocking ratio worst-during / median-idle:    {res['ratio_worst_over_idle']:8.1f}x   "
           f"target: worst < {TARGET_MS:.0f} ms -> {'met' if res['meets_target'] else 'MISSED'}")
+    print(f"a dashboard read of the heavy world meanwhile: waited {res['same_world_wait_s']:6.2f} s for that world")
     print(f"dashboard state of the heavy world after:     {res['dashboard_after_s'] * 1000:8.1f} ms")
 
 

@@ -47,6 +47,7 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Optional
 
 from pydantic import ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -159,6 +160,10 @@ def _authenticated(sim: "Engine", scope: Scope) -> bool:
     except SimError:
         return False
     return True
+
+
+def _decide(faults: HttpFaults, sim: "Engine", scope: Scope) -> Decision | None:
+    return faults.decide(scope["method"], scope["path"]) if _authenticated(sim, scope) else None
 
 
 def _is_control(path: str) -> bool:
@@ -298,8 +303,8 @@ class HttpFaultMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         faults = _active(self.sim) if scope["type"] == "http" else None
         decision = None
-        if faults is not None and faults._rules and _authenticated(self.sim, scope):
-            decision = faults.decide(scope["method"], scope["path"])
+        if faults is not None and faults._rules:  # off the event loop: it reads and writes the world's store
+            decision = await run_in_threadpool(_decide, faults, self.sim, scope)
         if decision is None:
             await self.app(scope, receive, send)
             return

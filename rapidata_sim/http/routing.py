@@ -195,7 +195,9 @@ def endpoint(sim: "Engine", handler: Callable[[Call], Any], *, body: type[pydant
         try:
             auth = request.headers.get("authorization", "")
             token = auth[7:].strip() if auth[:7].lower() == "bearer " else None
-            who = sim.identity.authenticate(token)
+            # Off the event loop, like the rest of the world's part: a world busy with a long request
+            # holds its store's lock, and the loop serves every other world meanwhile.
+            who = await run_in_threadpool(sim.identity.authenticate, token)
             bad_query = query_problem(request)
             if bad_query:
                 return problem(400, "One or more validation errors occurred.", errors=bad_query, trace_id=trace_id)
