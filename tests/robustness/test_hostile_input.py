@@ -241,6 +241,12 @@ ROWS: list[Row] = [
       for label, value in (("10**30", 10**30), ("-10**30", -10**30))],
     Row("event log page of 0", "GET /_sim/events?limit=0", 400, "a page holds 1 to 100000 events", "GET",
         "/_sim/events?limit=0", who="disk", key="limit", server="disk"),
+    *[Row(f"{label} across 175,200 hourly firings", f"POST {path}, {json.dumps(body)} (an hourly signal)", 400,
+          "one request crosses at most 100,000 grid points (SimConfig.max_firings_per_request), refused "
+          "before anything is written, so no request holds its world for minutes", "POST", path, body,
+          who="disk", key="seconds", server="disk")
+      for label, path, body in (("advance 20 years", "/_sim/clock/advance", {"seconds": 20 * 365 * 86400}),
+                                ("outage of 20 years", "/_sim/outage", {"seconds": 20 * 365 * 86400}))],
     Row("list filter from year 0 in UTC", "GET /audiences?created_at[gt]=0001-01-01T00:00:00+01:00", 400,
         "an instant before year 1 in UTC is not one", "GET",
         "/audiences?created_at%5Bgt%5D=0001-01-01T00:00:00%2B01:00", key="created_at[gt]"),
