@@ -196,6 +196,8 @@ class Ledger:
                 seq += 1
             if len(jobs) >= WRITE_BATCH:  # memory stays bounded however long the stretch
                 _insert(store, jobs, runs, events)
+                instants.clear()  # a cache; and counts of earlier instants are never asked again
+                streams = {k: v for k, v in streams.items() if k[-1] == due}
         _insert(store, jobs, runs, events)
 
 

@@ -67,11 +67,12 @@ class Remote:
             return None
         return r.json() if r.headers.get("content-type", "").startswith("application/json") else r.text
 
-    def events(self, since: int = 0) -> Iterator[str]:
-        """The world's event log after ``since`` as JSON lines, a page at a time (``GET /_sim/events``
-        sends a page and names the next one in ``x-sim-next-since``)."""
+    def events(self, since: int = 0, limit: int | None = None) -> Iterator[str]:
+        """The world's event log after ``since`` as JSON lines, a page (of ``limit`` events, default the
+        server's) at a time: ``GET /_sim/events`` names the next page in ``x-sim-next-since``."""
         while True:
-            r = self.http.get("/_sim/events", params={"since": int(since)})
+            params = {"since": int(since)} if limit is None else {"since": int(since), "limit": int(limit)}
+            r = self.http.get("/_sim/events", params=params)
             if r.status_code >= 400:
                 raise RemoteError(f"GET /_sim/events: {r.status_code} {r.text}")
             yield r.text
