@@ -329,7 +329,7 @@ class Worlds:
                 await problem(403, "Forbidden", "A world can only be deleted from inside it, and the default "
                               "world not at all.")(scope, _replay(b""), send)
                 return
-            self.delete(caller)
+            await run_in_threadpool(self.delete, caller)  # off the loop: it waits for the world
             await send({"type": "http.response.start", "status": 204, "headers": []})
             await send({"type": "http.response.body", "body": b""})
             return
@@ -343,7 +343,7 @@ class Worlds:
                 await problem(400, "One or more validation errors occurred.", errors={"body": [options]})(
                     scope, _replay(b""), send)
                 return
-            self.reset(caller, **options)
+            await run_in_threadpool(lambda: self.reset(caller, **options))  # off the loop: it waits for the world
             await _json(send, 200, json.dumps({"reset": caller, **options}).encode())
             return
         await problem(404, "Not Found", f"No control operation at {path}.")(scope, _replay(b""), send)
