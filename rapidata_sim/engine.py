@@ -63,6 +63,10 @@ class SimConfig:
     #: recruited still starts its recruiting without this check (the job is the service's own
     #: call, not the user's).
     recruit_requires_examples: bool = True
+    #: Most signal grid points one HTTP request may move the clock across (an advance, an
+    #: outage); more is a 400 naming this bound (``scheduling/budget.py``). The Python API is not
+    #: bounded.
+    max_firings_per_request: int = 100_000
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
 
 
@@ -330,9 +334,10 @@ class Engine:
         """The event log as text, one line per event: the thing determinism tests compare."""
         return self.world.log.text()
 
-    def events_jsonl(self, since: int = 0) -> str:
-        """The event log as JSON lines (``seq``, ``at``, ``kind``, ``subject``, ``data``)."""
-        return self.world.log.jsonl(since)
+    def events_jsonl(self, since: int = 0, limit: int | None = None) -> str:
+        """The event log as JSON lines (``seq``, ``at``, ``kind``, ``subject``, ``data``), at most
+        ``limit`` events after ``since``."""
+        return self.world.log.jsonl(since, limit)
 
     def principal(self, email: str | None = None) -> Principal:
         """Act as a user from Python (default: the default client's user)."""

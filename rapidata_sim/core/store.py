@@ -202,6 +202,8 @@ INDEXES = [
     ("leaderboard_runs", ["benchmark_id"]),
     ("validation_sets", ["organization_id"]),
     ("validation_rapids", ["validation_set_id"]),
+    # The dashboard and counters count a signal's missed firings on every poll.
+    ("events", ["kind", "subject"]),
 ]
 
 

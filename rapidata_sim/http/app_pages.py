@@ -15,6 +15,7 @@ import json
 from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import unquote
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import compile_path
@@ -218,6 +219,8 @@ class PagesMiddleware:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["method"] in ("GET", "HEAD") and is_page(scope["path"]):
-            await page(self.sim, Request(scope, receive))(scope, receive, send)
+            # Off the event loop: the world's store may be busy with a long request.
+            response = await run_in_threadpool(page, self.sim, Request(scope, receive))
+            await response(scope, receive, send)
             return
         await self.app(scope, receive, send)

@@ -253,6 +253,8 @@ class Scheduler:
                 else:
                     self._start_triggers(row, due)
                 processed += 1
+                if not processed % 4096:
+                    self.rows.clear()  # a read cache: dropped now and then, so a long sync's memory is bounded
         self.processed += processed
         return processed
 

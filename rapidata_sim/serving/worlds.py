@@ -24,12 +24,14 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from ..core.clock import EARLIEST, HORIZON, check_instant, iso, parse_iso
@@ -188,15 +190,25 @@ class Worlds:
         return world_id != DEFAULT and not self._worlds[world_id].store.count("events", "kind = 'world.created'")
 
     def for_token(self, token: str) -> str | None:
+        # Not under the registry's lock: a store busy with a long request must hold up only the
+        # lookups that reach it, never every world's (a cached token needs no store at all).
+        known = self._tokens.get(token)
+        if known is not None:
+            return known
         with self._lock:
-            known = self._tokens.get(token)
-            if known is not None:
-                return known
-            for world_id, sim in self._worlds.items():
-                if sim.store.get("tokens", token) is not None:
+            worlds = list(self._worlds.items())
+        for world_id, sim in worlds:
+            try:
+                found = sim.store.get("tokens", token) is not None
+            except sqlite3.ProgrammingError:  # closed meanwhile (a reset or delete): not there
+                continue
+            if found:
+                with self._lock:
+                    if self._worlds.get(world_id) is not sim:
+                        continue  # replaced or deleted meanwhile
                     self._tokens[token] = world_id
-                    return world_id
-            return None
+                return world_id
+        return None
 
     def reset(self, world_id: str, *, seed: int | None = None, start: str | None = None) -> None:
         """A fresh world in place of ``world_id``: new store and clock, the same clients and
@@ -278,7 +290,9 @@ class Worlds:
         auth = headers.get("authorization", "")
         # The pages behind the SDK's links come from a browser without a bearer token: by its cookie.
         token = auth[7:].strip() if auth[:7].lower() == "bearer " else app_pages.cookie_token(scope)
-        world_id = self.for_token(token) if token else None
+        # Off the event loop: a token not yet cached is looked up in the stores, and a world busy
+        # with a long request holds its store until it is done.
+        world_id = await run_in_threadpool(self.for_token, token) if token else None
         if path.startswith("/_sim/worlds"):
             await self._control(scope, receive, send, path, world_id)
             return
@@ -315,7 +329,7 @@ class Worlds:
                 await problem(403, "Forbidden", "A world can only be deleted from inside it, and the default "
                               "world not at all.")(scope, _replay(b""), send)
                 return
-            self.delete(caller)
+            await run_in_threadpool(self.delete, caller)  # off the loop: it waits for the world
             await send({"type": "http.response.start", "status": 204, "headers": []})
             await send({"type": "http.response.body", "body": b""})
             return
@@ -329,7 +343,7 @@ class Worlds:
                 await problem(400, "One or more validation errors occurred.", errors={"body": [options]})(
                     scope, _replay(b""), send)
                 return
-            self.reset(caller, **options)
+            await run_in_threadpool(lambda: self.reset(caller, **options))  # off the loop: it waits for the world
             await _json(send, 200, json.dumps({"reset": caller, **options}).encode())
             return
         await problem(404, "Not Found", f"No control operation at {path}.")(scope, _replay(b""), send)
