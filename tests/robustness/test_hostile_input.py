@@ -555,13 +555,13 @@ def _still_runs_and_restarts(disk: dict[str, Any]) -> None:
     assert day.status_code == 200, day.text[:300]
     assert disk["server"].http.get("/_sim/dashboard/state", headers=auth).status_code == 200
     disk["server"] = disk["server"].restart()
+    default = disk["server"].http.post("/connect/token", data={"grant_type": "client_credentials"}, auth=DEFAULT)
+    for headers in (auth, {"Authorization": f"Bearer {default.json()['access_token']}"}):
+        r = disk["server"].http.get("/_sim/clock", headers=headers)  # opens the world (on demand)
+        assert r.status_code == 200, r.text[:300]
     worlds = disk["server"].worlds.list()
     assert [w["id"] for w in worlds if w["status"] != "open"] == [], worlds
     assert len(worlds) == 2, worlds  # the default world and the disk world, nothing made by a row
-    default = disk["server"].http.post("/connect/token", data={"grant_type": "client_credentials"}, auth=DEFAULT)
-    for headers in (auth, {"Authorization": f"Bearer {default.json()['access_token']}"}):
-        r = disk["server"].http.get("/_sim/clock", headers=headers)
-        assert r.status_code == 200, r.text[:300]
 
 
 def test_table_is_big_enough_and_ids_unique():
