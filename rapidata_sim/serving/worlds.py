@@ -42,7 +42,7 @@ from ..http import app_pages, create_app
 from ..http.auth import client_credentials, oauth_error
 from ..http.problems import problem
 from ..http.routing import BodyTooLarge, read_body
-from .server import TLSServer, connection_env
+from .server import BODY_TIMEOUT, TLSServer, connection_env
 from .ticker import Ticker
 from ..simulator import SimConfig, Simulator
 from ..core.store import Store
@@ -598,9 +598,10 @@ class Worlds:
 class WorldsServer(TLSServer):
     """``Worlds`` served over TLS: what ``rapidata-sim serve`` runs."""
 
-    def __init__(self, worlds: Worlds, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, worlds: Worlds, *, host: str = "127.0.0.1", port: int = 0,
+                 body_timeout: float = BODY_TIMEOUT) -> None:
         self.worlds = worlds
-        super().__init__(worlds, host=host, port=port, data_dir=worlds.data_dir)
+        super().__init__(worlds, host=host, port=port, data_dir=worlds.data_dir, body_timeout=body_timeout)
 
     def env(self) -> dict[str, str]:
         return connection_env(self, self.worlds.default_client or {})
