@@ -197,7 +197,8 @@ class Worlds:
             sim = Simulator.open(db, seed=self.seed if seed is None else seed, speed=0 if start else self.speed,
                                  start=parse_iso(start) if start else None)
         else:  # its own seed and clock mode; what it missed while no server ran is an outage
-            downtime = (self._previous_heartbeat, self._started) if self._previous_heartbeat else None
+            # (No heartbeat: a data dir of an older version; down from the world's own last save.)
+            downtime = (self._previous_heartbeat or 0.0, self._started)
             sim = Simulator.open(db, seed=None, speed=None, downtime=downtime)
         if new and db != ":memory:":
             with sim.store.transaction():
