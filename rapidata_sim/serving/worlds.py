@@ -9,9 +9,18 @@ other credentials never see or move it. The seed data's own clients
 (``rapidata-sim`` ...) live in the default world.
 
 Control operations on worlds, under the reserved prefix: ``GET /_sim/worlds``
-(list), ``POST /_sim/worlds/{id}/reset`` (a fresh world, same id, seed and
-clients; only from inside that world). Everything else under ``/_sim`` acts on
-the caller's own world.
+(the caller's own world; no caller sees another's clients, seed or clock),
+``POST /_sim/worlds/{id}/reset`` (a fresh world, same id and clients; only from
+inside that world; it waits for the world's requests in flight, and requests
+arriving meanwhile get 503). Everything else under ``/_sim`` acts on the
+caller's own world.
+
+Many worlds cost little: a token request that would be refused makes no world;
+``max_worlds`` caps them (403 ``access_denied`` at /connect/token); on a data dir
+worlds open on their first request and close when idle (no file held open); a
+start reads only who owns which world; one ``Ticker`` thread runs every world's
+clock; a bearer token finds its world in one dict lookup. A world's file is named
+by a hash of its id (``file_name``), safe on case-insensitive filesystems.
 
 A world that fails to open (a damaged file, a stored state this version cannot
 run) is quarantined instead of stopping the server: it is logged, listed with
@@ -335,7 +344,10 @@ class Worlds:
                                  "no new world is made for new client credentials. Use the credentials of an "
                                  "existing world, delete a world from inside it (DELETE /_sim/worlds/{id}), or "
                                  "restart the server with a higher --max-worlds.")
-            sim = self._worlds.get(world_id) or self._open(world_id)
+            sim = self._worlds.get(world_id)
+            if sim is None:
+                self._close_least_used(room_for=1)
+                sim = self._open(world_id)
             with sim.store.transaction():
                 org = f"org_{world_id}"
                 sim.identity.create_organization(org, f"World {world_id}")

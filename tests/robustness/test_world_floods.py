@@ -406,3 +406,18 @@ def test_default_constants_are_documented():
     text = (Path(__file__).resolve().parents[2] / "docs" / "connecting.md").read_text()
     assert "--max-worlds" in text and "--idle-seconds" in text and "403" in text
     assert worlds_module.IDLE_SECONDS == 300
+
+
+def test_open_worlds_are_bounded_least_recently_used_closed_first(tmp_path):
+    """At most ``max_open`` worlds hold their files open (under ``ulimit -n 1024`` 2,000 open
+    worlds ran out of descriptors); the least recently used idle one is closed first."""
+    server = Server(tmp_path, max_open=3)
+    try:
+        tokens = {who: server.auth(who) for who in ("a", "b", "c", "d", "e")}
+        assert len(server.worlds._worlds) <= 3 and DEFAULT in server.worlds._worlds
+        for who, auth in tokens.items():  # every one still answers, reopened as needed
+            assert server.http.get("/signal", headers=auth).status_code == 200, who
+            assert len(server.worlds._worlds) <= 3
+        assert sorted(server.worlds._worlds) == ["d", DEFAULT, "e"]
+    finally:
+        server.close()
