@@ -97,15 +97,19 @@ class BodyTimeout:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        timed_out = started = False
+        timed_out = started = body_done = False
 
         async def timed_receive() -> dict[str, Any]:
-            nonlocal timed_out
+            nonlocal timed_out, body_done
+            if body_done:  # the body is in: waiting for a disconnect has no deadline
+                return await receive()
             try:
-                return await asyncio.wait_for(receive(), self.seconds)
+                message = await asyncio.wait_for(receive(), self.seconds)
             except asyncio.TimeoutError:
                 timed_out = True
                 return {"type": "http.disconnect"}
+            body_done = message["type"] != "http.request" or not message.get("more_body", False)
+            return message
 
         async def guarded_send(message: dict[str, Any]) -> None:
             nonlocal started
