@@ -340,7 +340,7 @@ class Worlds:
                     break  # a world a crash cut short: these credentials finish it
             if self.max_worlds is not None and world_id not in self._files and \
                     len(set(self._files) - {DEFAULT}) >= self.max_worlds:
-                raise WorldLimit(f"This server holds its maximum of {self.max_worlds} worlds (--max-worlds); "
+                raise WorldLimit(f"This server holds as many worlds as it may (--max-worlds {self.max_worlds}); "
                                  "no new world is made for new client credentials. Use the credentials of an "
                                  "existing world, delete a world from inside it (DELETE /_sim/worlds/{id}), or "
                                  "restart the server with a higher --max-worlds.")
