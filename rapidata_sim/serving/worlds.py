@@ -67,6 +67,7 @@ MAX_OPEN = 256
 #: How long a reset or delete waits for its world's requests in flight to finish (seconds).
 QUIESCE_SECONDS = 30.0
 HEARTBEAT = "heartbeat"
+INDEX = "index.json"
 log = logging.getLogger("rapidata_sim.worlds")
 
 
@@ -129,8 +130,13 @@ class Worlds:
         self._ticker = Ticker(self._chores)
         self._open_or_quarantine(DEFAULT)
         if self.data_dir is not None and (self.data_dir / "worlds").is_dir():
+            index = self._read_index()
             for path in sorted((self.data_dir / "worlds").glob("*.sqlite3")):
-                self._scan(path)
+                entry = index.get(path.name)
+                if entry is not None and entry.get("file") == _signature(path):
+                    self._register(path, entry["world_id"], entry["clients"], entry["tokens"])
+                else:
+                    self._scan(path)
         self._heartbeat()
         self._ticker.start()
 
@@ -155,6 +161,9 @@ class Worlds:
             self._files[world_id] = str(path)
             self._quarantined[world_id] = Quarantined(world_id, f"{type(exc).__name__}: {exc}", None)
             return
+        self._register(path, world_id, clients, tokens)
+
+    def _register(self, path: Path, world_id: str, clients: list[str], tokens: list[str]) -> None:
         if world_id in self._files:
             log.error("world %r has two files (%s, %s): the second is ignored", world_id, self._files[world_id], path)
             return
@@ -163,6 +172,42 @@ class Worlds:
             self._clients.setdefault(client_id, world_id)
         for token in tokens:
             self._tokens[token] = world_id
+
+    # A start reads who owns which world from ``index.json`` where a world's file is the very one
+    # the index was written for (same size and modification time, no write-ahead log: a world
+    # closed by a clean stop); any other file is read itself. Written when the server stops.
+
+    def _read_index(self) -> dict[str, Any]:
+        try:
+            index = json.loads((self.data_dir / INDEX).read_text()) if self.data_dir else {}
+            return index if isinstance(index, dict) else {}
+        except (OSError, ValueError):
+            return {}
+
+    def _write_index(self) -> None:
+        if self.data_dir is None:
+            return
+        clients: dict[str, list[str]] = {}
+        tokens: dict[str, list[str]] = {}
+        for client_id, world_id in self._clients.items():
+            clients.setdefault(world_id, []).append(client_id)
+        for token, world_id in self._tokens.items():
+            tokens.setdefault(world_id, []).append(token)
+        index = {}
+        for world_id, db in self._files.items():
+            path = Path(db)
+            if world_id == DEFAULT or world_id in self._quarantined or path.parent.name != "worlds":
+                continue
+            signature = _signature(path)
+            if signature is not None:
+                index[path.name] = {"file": signature, "world_id": world_id, "clients": clients.get(world_id, []),
+                                    "tokens": tokens.get(world_id, [])}
+        tmp = self.data_dir / f".{INDEX}.{os.getpid()}.tmp"
+        try:
+            tmp.write_text(json.dumps(index))
+            os.replace(tmp, self.data_dir / INDEX)
+        except OSError:
+            log.warning("cannot write %s", self.data_dir / INDEX, exc_info=True)
 
     def _db(self, world_id: str) -> str:
         if self.data_dir is None:
@@ -460,6 +505,7 @@ class Worlds:
                 sim.close()
             self._worlds.clear()
             self._apps.clear()
+            self._write_index()
             self._quarantined.clear()
         self._heartbeat()
 
@@ -654,6 +700,18 @@ def _credentials(authorization: str, body: bytes) -> tuple[str, str] | None:
         form = {}
     creds = client_credentials(authorization, form)
     return creds if creds and creds[0] else None
+
+
+def _signature(path: Path) -> list[int] | None:
+    """A world file as it stands: size and modification time; None while it has a write-ahead log
+    (a world still open, or one a killed server left) or if it is gone."""
+    try:
+        if Path(str(path) + "-wal").exists():
+            return None
+        stat = path.stat()
+    except OSError:
+        return None
+    return [stat.st_size, stat.st_mtime_ns]
 
 
 def _grantable(body: bytes) -> bool:

@@ -421,3 +421,30 @@ def test_open_worlds_are_bounded_least_recently_used_closed_first(tmp_path):
         assert sorted(server.worlds._worlds) == ["d", DEFAULT, "e"]
     finally:
         server.close()
+
+
+def test_a_start_after_a_clean_stop_reads_the_index_and_a_changed_file_itself(tmp_path, monkeypatch):
+    server = Server(tmp_path)
+    tokens = {who: server.auth(who) for who in ("a", "b")}
+    server.close()
+    index = json.loads((tmp_path / "index.json").read_text())
+    assert sorted(e["world_id"] for e in index.values()) == ["a", "b"]
+    # a file changed since the stop (written by hand here) is read itself, not taken from the index
+    path = tmp_path / "worlds" / file_name("b")
+    db = sqlite3.connect(path)
+    db.execute("INSERT INTO tokens (token, client_id, user_id, expires_at) "
+               "SELECT 'sim-written-later', client_id, user_id, expires_at FROM tokens LIMIT 1")
+    db.commit()
+    db.close()
+    scanned: list[str] = []
+    real = Worlds._scan
+    monkeypatch.setattr(Worlds, "_scan", lambda self, p: (scanned.append(Path(p).name), real(self, p))[1])
+    server = Server(tmp_path)
+    try:
+        assert scanned == [file_name("b")]
+        for auth in tokens.values():
+            assert server.http.get("/signal", headers=auth).status_code == 200
+        assert server.http.get("/signal", headers={"Authorization": "Bearer sim-written-later"}).status_code == 200
+        assert server.token("a").status_code == 200 and len(world_files(tmp_path)) == 2
+    finally:
+        server.close()
