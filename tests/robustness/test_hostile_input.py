@@ -398,6 +398,26 @@ ROWS: list[Row] = [
         who="stranger", server="worlds"),
     Row("another world's token deletes this world's signal", "DELETE /signal/{w_signal}, stranger's token", 404,
         "nor change them", "DELETE", "/signal/{w_signal}", who="stranger", server="worlds"),
+    # -- world floods (a server of many worlds on a data dir, capped at one world besides the default) --
+    Row("new client id without a grant type", "POST /connect/token, client_id=flood-new&client_secret=s", 400,
+        "unsupported_grant_type; a refused token request makes no world (the restart check counts them)",
+        "POST", "/connect/token", b"client_id=flood-new&client_secret=s", who=None,
+        content_type="application/x-www-form-urlencoded", key="unsupported_grant_type", shape="oauth",
+        server="disk"),
+    Row("new client id with the password grant", "POST /connect/token, grant_type=password, new client id", 400,
+        "unsupported_grant_type, and no world", "POST", "/connect/token",
+        b"grant_type=password&client_id=flood-new&client_secret=s", who=None,
+        content_type="application/x-www-form-urlencoded", key="unsupported_grant_type", shape="oauth",
+        server="disk"),
+    Row("new client id past --max-worlds", "POST /connect/token, new credentials on a server at its world cap",
+        403, "access_denied naming the cap (Worlds(max_worlds=...)); nothing is made", "POST", "/connect/token",
+        b"grant_type=client_credentials&client_id=flood-new&client_secret=s", who=None,
+        content_type="application/x-www-form-urlencoded", key="access_denied", shape="oauth", server="disk"),
+    Row("5000-character client id past --max-worlds", "POST /connect/token, client_id=q*5000", 403,
+        "a long id is refused by the cap, not by a file name too long (below the cap it gets a world: "
+        "test_world_floods)", "POST", "/connect/token",
+        b"grant_type=client_credentials&client_secret=s&client_id=" + b"q" * 5000, who=None,
+        content_type="application/x-www-form-urlencoded", key="access_denied", shape="oauth", server="disk"),
     # -- methods -----------------------------------------------------------------------------
     Row("DELETE on a list", "DELETE /jobs", 405, "no bulk delete", "DELETE", "/jobs"),
     Row("PUT on a definition", "PUT /job/definition/{definition}", 405, "PATCH renames; PUT does not exist", "PUT",
@@ -541,7 +561,7 @@ class DiskServer:
         from starlette.testclient import TestClient
 
         self.data_dir = data_dir
-        self.worlds = Worlds(seed=6, speed=0, data_dir=data_dir)
+        self.worlds = Worlds(seed=6, speed=0, data_dir=data_dir, max_worlds=1)  # the disk world only
         self.http = TestClient(self.worlds, base_url="https://127.0.0.1")
 
     def restart(self) -> "DiskServer":
@@ -559,7 +579,7 @@ def disk(tmp_path_factory):
     _, definition = one_datapoint_definition(world, owner, "disk")
     world.signals.create(owner, name="hourly", audience_id="global", job_definition_id=definition["id"],
                          interval_seconds=3600)
-    state = {"server": server, "token": token.json()["access_token"], "world": world.store.path}
+    state = {"server": server, "token": token.json()["access_token"], "world": server.worlds.for_client(*DISK)}
     yield state
     state["server"].http.close()
     state["server"].worlds.close()
@@ -594,7 +614,7 @@ def _content(w: dict[str, Any], body: Any) -> Any:
 @pytest.mark.parametrize("row", ROWS, ids=[r.id for r in ROWS])
 def test_hostile_input(world, disk, row: Row):
     w = {**world, "disk": disk, "tokens": {**world["tokens"], "disk": disk["token"]},
-         "ids": {**world["ids"], "disk_world": Path(disk["world"]).stem}}
+         "ids": {**world["ids"], "disk_world": disk["world"]}}
     http = {"sim": w["http"], "worlds": w["whttp"], "disk": disk["server"].http}[row.server]
     path = row.path.format(**w["ids"])
     headers = _auth(w, row.who)
@@ -648,13 +668,13 @@ def _still_runs_and_restarts(disk: dict[str, Any]) -> None:
     assert day.status_code == 200, day.text[:300]
     assert disk["server"].http.get("/_sim/dashboard/state", headers=auth).status_code == 200
     disk["server"] = disk["server"].restart()
+    default = disk["server"].http.post("/connect/token", data={"grant_type": "client_credentials"}, auth=DEFAULT)
+    for headers in (auth, {"Authorization": f"Bearer {default.json()['access_token']}"}):
+        r = disk["server"].http.get("/_sim/clock", headers=headers)  # opens the world (on demand)
+        assert r.status_code == 200, r.text[:300]
     worlds = disk["server"].worlds.list()
     assert [w["id"] for w in worlds if w["status"] != "open"] == [], worlds
     assert len(worlds) == 2, worlds  # the default world and the disk world, nothing made by a row
-    default = disk["server"].http.post("/connect/token", data={"grant_type": "client_credentials"}, auth=DEFAULT)
-    for headers in (auth, {"Authorization": f"Bearer {default.json()['access_token']}"}):
-        r = disk["server"].http.get("/_sim/clock", headers=headers)
-        assert r.status_code == 200, r.text[:300]
 
 
 def test_table_is_big_enough_and_ids_unique():
