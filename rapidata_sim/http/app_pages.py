@@ -22,6 +22,7 @@ from starlette.routing import compile_path
 from ..domain.base import Principal
 from ..core.errors import NotFound, SimError
 from .dashboard_page import shell
+from .dashboard_ranking import benchmark, flow, leaderboard
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -120,17 +121,18 @@ def not_simulated(what: str) -> Callable[["Engine", Principal, dict[str, str]], 
     return describe
 
 
-#: Every app path SDK 3.27.1 links to (and where), then the two the pages above link to.
+#: Every app path SDK 3.27.1 links to (and where), then the three the dashboard links to.
 PAGES: list[tuple[str, Callable[["Engine", Principal, dict[str, str]], Doc]]] = [
     ("/definitions/{definition_id}", definition),  # config/_qr_preview.py, RapidataJobDefinition
     ("/audiences/{audience_id}/job/{job_id}", job),  # RapidataJob.job_details_page
     ("/label/{audience_id}", unlisted),  # RapidataUnlistedAudience.link
     ("/label/{audience_id}/job/{job_id}", unlisted_job),  # RapidataUnlistedAudience.get_job_link
     ("/validation-set/detail/{validation_set_id}", not_simulated("validation sets")),  # RapidataValidationSet
-    ("/mri/benchmarks/{benchmark_id}", not_simulated("benchmarks")),  # RapidataBenchmark
-    ("/mri/benchmarks/{benchmark_id}/leaderboard/{leaderboard_id}", not_simulated("leaderboards")),
+    ("/mri/benchmarks/{benchmark_id}", benchmark),  # RapidataBenchmark
+    ("/mri/benchmarks/{benchmark_id}/leaderboard/{leaderboard_id}", leaderboard),  # RapidataLeaderboard
     ("/audiences/{audience_id}", audience),
     ("/signals/{signal_id}", signal),
+    ("/flows/{flow_id}", flow),  # the dashboard's flow links (the SDK prints none)
 ]
 _COMPILED = [(compile_path(template)[0], describe) for template, describe in PAGES]
 
