@@ -113,3 +113,36 @@ def test_a_deleted_flow_and_leaderboard_leave_the_dashboard(sim, client):
     with _pages(sim) as pages:
         assert pages.get(f"/flows/{flow.id}").status_code == 404
     http.close()
+
+
+def test_in_a_browser_the_dashboard_lists_them_and_a_leaderboard_link_opens_its_standings(rapidata_sim):
+    """Debian's Chromium, driven by Playwright (skipped without them), as tests/pages/test_dashboard_browser.py."""
+    import shutil
+
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if chromium is None:
+        pytest.skip("no system Chromium (.ci/run installs it)")
+    sim = rapidata_sim
+    client = sim.client()
+    sim.crowd.behave("global", compare=Prefer(quality={"model-x*": 2.0}, noise=0.0, unsure=0.0))
+    client.flow.create_ranking_flow(name="captions", instruction="Which caption is better?")
+    benchmark = client.mri.create_new_benchmark("Image models", identifiers=IDS, prompts=["a", "b", "c"])
+    benchmark.create_leaderboard("Realism", "Which image looks more real?", level_of_detail="debug")
+    for model in ("model-y", "model-x"):
+        benchmark.evaluate_model(model, media=_media(model), identifiers=IDS)
+    sim.advance(timedelta(hours=1))
+    server = sim.serve()
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page(ignore_https_errors=True)
+        page.goto(f"https://127.0.0.1:{server.port}/_sim/dashboard")
+        standings = page.locator(".leaderboard .standing")
+        standings.first.wait_for(timeout=10_000)
+        assert [t.split(" ·")[0] for t in standings.all_inner_texts()] == ["model-x", "model-y"]
+        assert "captions" in page.locator("#flows .flow").first.inner_text()
+        page.get_by_role("link", name="Realism").click()
+        page.locator("#object-name").wait_for(timeout=10_000)
+        assert page.locator("#object-name").inner_text() == "Realism"
+        assert page.get_by_text("1. model-x").count() == 1
+        browser.close()
