@@ -192,6 +192,17 @@ class Http:
         r.raise_for_status()
         return r.json()
 
+    def events(self) -> list[dict[str, Any]]:
+        """The whole event log, page by page (``x-sim-next-since`` names the next page)."""
+        out: list[dict[str, Any]] = []
+        since: str | None = "0"
+        while since is not None:
+            r = self.http.get("/_sim/events", params={"since": since, "limit": 100_000})
+            r.raise_for_status()
+            out += [json.loads(line) for line in r.text.splitlines() if line]
+            since = r.headers.get("x-sim-next-since")
+        return out
+
     def pages(self, path: str, **params: Any) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         page = 1
@@ -501,7 +512,7 @@ def check_firings(server: Server, shared: Shared) -> dict[str, Any]:
     try:
         owner = users["owner"]
         owner.send("PATCH", "/_sim/clock", {"speed": 0})  # nothing fires while we look
-        events_before = [json.loads(line) for line in owner.get("/_sim/events").splitlines() if line]
+        events_before = owner.events()
         created = [e["subject"] for e in events_before if e["kind"] == "signal.created"]
         known = dict(shared.signals)
         for sid in created:
@@ -526,7 +537,7 @@ def check_firings(server: Server, shared: Shared) -> dict[str, Any]:
                 problems.append(f"{sid}: its owner cannot read it or its runs: {last}")
         clock = owner.get("/_sim/clock")
         now = _t(clock["now"])
-        events = [json.loads(line) for line in owner.get("/_sim/events").splitlines() if line]
+        events = owner.events()
         jobs = {org: {j["jobId"]: j for j in users[role].pages("/jobs")}
                 for role, org in (("owner", "org_sim"), ("stranger", "org_other"))}
     finally:

@@ -24,6 +24,7 @@ from .crowd import Behaviour
 from .domain.audiences import Audiences
 from .domain.benchmarks import Benchmarks
 from .domain.leaderboards import Leaderboards
+from .domain.billing import Billing
 from .domain.base import Principal
 from .domain.job_plans import Crowd
 from .domain.datasets import Datasets
@@ -33,6 +34,7 @@ from .domain.identity import Identity
 from .domain.jobs import Jobs
 from .domain.results import Results
 from .domain.signals import Signals
+from .domain.validation_sets import ValidationSets
 from .core.events import EventLog
 from .core.ids import IdFactory
 from .core.world import World
@@ -54,6 +56,17 @@ class SimConfig:
     #: one gets 413 problem+json naming this limit. Default 32 MiB.
     max_body_bytes: int = 32 * 1024 * 1024
     assets_base_url: str = "https://assets.rapidata.ai"
+    #: ``start_recruiting()`` on an audience whose graduation rule needs N validation tasks
+    #: (``minTasks``) but has fewer than N examples is refused with 400, as the real service
+    #: answers ("The graduation rule needs 10 validation tasks…"). False lets it recruit anyway
+    #: (what the simulator did before the setting existed). Assigning a job to a custom audience that never
+    #: recruited still starts its recruiting without this check (the job is the service's own
+    #: call, not the user's).
+    recruit_requires_examples: bool = True
+    #: Most signal grid points one HTTP request may move the clock across (an advance, an
+    #: outage); more is a 400 naming this bound (``scheduling/budget.py``). The Python API is not
+    #: bounded.
+    max_firings_per_request: int = 100_000
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     #: Server-side auto-advance (``http/polling.py``): "next-event" moves the world to the next
     #: thing that happens to a job, flow item or signal a client polls again while it is unfinished;
@@ -92,8 +105,10 @@ class Engine:
         self.identity = Identity(world)
         self.audiences = Audiences(world, scheduler=scheduler)
         self.datasets = Datasets(world)
-        self.definitions = Definitions(world)
         self.crowd = Crowd(world)
+        self.validation_sets = ValidationSets(world, behaviour_for=self.crowd.behaviour_for)
+        self.definitions = Definitions(world, validation_sets=self.validation_sets)
+        self.billing = Billing(world, crowd=self.crowd)
         self.jobs = Jobs(world, audiences=self.audiences, definitions=self.definitions, crowd=self.crowd,
                          scheduler=scheduler)
         self.results = Results(world, datasets=self.datasets, crowd=self.crowd)
@@ -111,6 +126,8 @@ class Engine:
         #: How the SDK's blocking calls move time (see ``autoadvance``): "next-event" or "off".
         self.auto_advance = "next-event"
         self._realtime: threading.Thread | None = None
+        #: One timer for many worlds (``serving.ticker.Ticker``), or None: a thread of its own.
+        self.timer: Any = None
         self._closing = threading.Event()
         self.default_client: dict[str, Any] | None = None
         if fixtures is not None:
@@ -162,8 +179,8 @@ class Engine:
     # -- a world kept on disk ----------------------------------------------------------
 
     @classmethod
-    def open(cls, db: str | Path, *, seed: int = 0, speed: float = 1.0, start: datetime | None = None,
-             **kwargs: Any) -> Self:
+    def open(cls, db: str | Path, *, seed: int | None = 0, speed: float | None = 1.0,
+             start: datetime | None = None, downtime: tuple[float, float] | None = None, **kwargs: Any) -> Self:
         """A world stored in ``db``, its clock continuing from where it stood when last saved.
 
         A server that follows the wall clock (``speed`` > 0) was down in between: the
@@ -171,31 +188,60 @@ class Engine:
         recorded and caught up by ``SchedulerConfig.catch_up``. A frozen one (``speed``
         0) just resumes at the saved instant. A new file (or ``:memory:``) starts a new
         world, its clock at ``start`` (default: now, or ``FROZEN_START`` when frozen).
+
+        ``seed`` or ``speed`` None: the ones the world was saved with (a world keeps its own
+        seed and clock mode; new worlds get 0 and 1). ``downtime``: the wall interval (epoch
+        seconds, from, to) in which no server ran; the rest of the time since the save the
+        world was alive but closed (a server closes idle worlds), so what fell due then
+        happens as it would have, not as an outage. None: all of it was downtime.
         """
         probe = Store(str(db))
         row = probe.get("meta", "clock")
+        stored_seed = probe.get("meta", "seed")
         # The clock is saved about once a wall second; a process killed in between had run on, and
         # what the world recorded since (its newest events) is the least it had reached.
         (recorded,) = probe.conn.execute(
             "SELECT MAX(at) FROM (SELECT at FROM events ORDER BY seq DESC LIMIT 1000)").fetchone()
         probe.conn.close()
+        if seed is None:
+            seed = int(stored_seed["value"]) if stored_seed else 0
         if row is None:
+            speed = 1.0 if speed is None else speed
             clock = Clock(start, speed=speed) if speed > 0 else Clock.frozen(start)
             sim = cls(seed=seed, db=str(db), clock=clock, **kwargs)
+            with sim.store.transaction():
+                sim.store.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('seed', ?)", [str(seed)])
         else:
             saved = json.loads(row["value"])
+            speed = float(saved.get("speed", 1.0)) if speed is None else speed
             saved_at = parse_iso(saved["virtual"])
             resume = max(saved_at, parse_iso(recorded)) if recorded else saved_at
             sim = cls(seed=seed, db=str(db), clock=Clock.frozen(resume), **kwargs)
             try:
-                # The downtime is what the wall clock ran since the save, less what the world had
-                # already lived through; at most up to the horizon (a clock that stopped there
-                # missed nothing since).
-                down = min(max(0.0, time.time() - saved["wall"]) * speed - (resume - saved_at).total_seconds(),
-                           (HORIZON - resume).total_seconds())
+                # The time since the save: alive (events fall due as usual), then down (an outage),
+                # then alive again; less what the world had already lived through; at most up to
+                # the horizon (a clock that stopped there missed nothing since).
+                now, wall = time.time(), saved["wall"]
+                down_from, down_to = (wall, now) if downtime is None else downtime
+                down_from = min(max(down_from, wall), now)
+                down_to = min(max(down_to, down_from), now)
+                spans = [(down_from - wall) * speed, (down_to - down_from) * speed, (now - down_to) * speed]
+                lived = (resume - saved_at).total_seconds()
+                for i, span in enumerate(spans):
+                    taken = min(span, lived)
+                    spans[i], lived = span - taken, lived - taken
                 with sim.store.transaction():  # one commit: the downtime's outage and the clock it moved
-                    if down > 0:
-                        sim.outage(timedelta(seconds=down))
+                    for i, span in enumerate(spans):
+                        span = min(span, (HORIZON - sim.clock.now()).total_seconds())
+                        if span <= 0:
+                            continue
+                        if i == 1:
+                            sim.outage(timedelta(seconds=span))
+                        else:  # alive: what fell due happens now, as the realtime loop would have done it
+                            target = sim.clock.now() + timedelta(seconds=span)
+                            sim.scheduler.sync(until=iso(target))
+                            sim.clock.advance_to(target)
+                            sim.scheduler.sync()
                     sim.clock.set_speed(speed)
                     sim.save_clock()
             except BaseException:
@@ -341,9 +387,10 @@ class Engine:
         """The event log as text, one line per event: the thing determinism tests compare."""
         return self.world.log.text()
 
-    def events_jsonl(self, since: int = 0) -> str:
-        """The event log as JSON lines (``seq``, ``at``, ``kind``, ``subject``, ``data``)."""
-        return self.world.log.jsonl(since)
+    def events_jsonl(self, since: int = 0, limit: int | None = None) -> str:
+        """The event log as JSON lines (``seq``, ``at``, ``kind``, ``subject``, ``data``), at most
+        ``limit`` events after ``since``."""
+        return self.world.log.jsonl(since, limit)
 
     def principal(self, email: str | None = None) -> Principal:
         """Act as a user from Python (default: the default client's user)."""
@@ -363,9 +410,13 @@ class Engine:
         finally:
             self.auto_advance = previous
 
-    def run_realtime(self) -> threading.Thread:
+    def run_realtime(self) -> threading.Thread | None:
         """Fire events as virtual time reaches them, on a background thread (for a clock
-        with a speed; requests sync on their own, this is for events nobody asks about)."""
+        with a speed; requests sync on their own, this is for events nobody asks about).
+        A world given a ``timer`` (a server of many worlds) is handed to it instead."""
+        if self.timer is not None:
+            self.timer.add(self)
+            return None
         if self._realtime is None:
             def loop() -> None:
                 while not self._closing.is_set():
@@ -381,6 +432,8 @@ class Engine:
 
     def close(self) -> None:
         self._closing.set()
+        if self.timer is not None:
+            self.timer.discard(self)
         if self._realtime is not None:
             self._realtime.join(timeout=5)
         if self._server is not None:

@@ -20,7 +20,8 @@ def _serve(args: argparse.Namespace) -> int:
     if data_dir is not None:
         data_dir.mkdir(parents=True, exist_ok=True)
     # On a data dir the worlds are kept: clocks continue, downtime is an outage (catch-up policy).
-    worlds = Worlds(seed=args.seed, speed=args.speed, data_dir=data_dir, poll_advance=args.poll_advance)
+    worlds = Worlds(seed=args.seed, speed=args.speed, data_dir=data_dir, max_worlds=args.max_worlds,
+                    idle_seconds=args.idle_seconds, poll_advance=args.poll_advance)
     server = WorldsServer(worlds, host=args.host, port=args.port).start()
     print("# rapidata-sim is serving on https://%s:%d — paste these lines into a shell:" % (args.host, server.port),
           file=sys.stderr)
@@ -164,6 +165,24 @@ def speed(text: str) -> float:
                                          f"a number from 0 (frozen) to {cap}") from None
 
 
+def _count(text: str) -> int:
+    """``--max-worlds``: a whole number, 0 or more."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a count of worlds: give a whole number, 0 or more")
+    return int(text)
+
+
+def _seconds(text: str) -> float:
+    """``--idle-seconds``: a finite number of seconds above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds above 0")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Every command and option, each with its help text (and default)."""
     parser = argparse.ArgumentParser(prog="rapidata-sim", description=DESCRIPTION, formatter_class=_Help)
@@ -183,6 +202,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--speed", type=speed, default=1.0,
                        help="virtual seconds per wall second, from 0 to 1e7 (3600 = an hour a second); 0 = "
                             "frozen, moved only by the 'clock advance' command")
+    serve.add_argument("--max-worlds", type=_count, default=None,
+                       help="at most this many worlds besides the default one; new client credentials past it get "
+                            "403 access_denied at /connect/token (default: no cap)")
+    serve.add_argument("--idle-seconds", type=_seconds, default=300.0,
+                       help="with --data-dir, close a world after this many seconds without requests; its next "
+                            "request opens it again, and what fell due meanwhile happens then")
     serve.add_argument("--poll-advance", choices=("next-event", "off"), default="next-event",
                        help="next-event (default): a client that polls an unfinished job, flow item or signal "
                             "again moves its world to the next thing that happens to it, so get_results() "
@@ -217,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
         "duration", help=f"how long it is down, {DURATION}")
     remote("events", "print the event log as JSON lines").add_argument(
         "--since", type=int, default=0, help="only events after this sequence number")
-    remote("worlds", "list the server's worlds")
+    remote("worlds", "show your own world (other worlds are not shown to callers)")
     remote("reset", "DESTRUCTIVE: replace your world with a fresh one; its definitions, jobs, signals and "
                     "results are deleted (clients and tokens stay)")
     runner = command("run", "run scenario files (TOML) and check their expectations")

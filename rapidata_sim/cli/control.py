@@ -33,7 +33,8 @@ def main(args: Any) -> int:
         elif args.command == "outage":
             out = remote.call("POST", "/_sim/outage", {"seconds": duration(args.duration).total_seconds()})
         elif args.command == "events":
-            sys.stdout.write(remote.call("GET", f"/_sim/events?since={int(args.since)}") or "")
+            for page in remote.events(int(args.since)):
+                sys.stdout.write(page)
             return 0
         elif args.command == "worlds":
             out = remote.call("GET", "/_sim/worlds")

@@ -20,7 +20,9 @@ UTC = timezone.utc
 
 def iso(instant: datetime) -> str:
     """Render an instant the way the service does: UTC, microseconds, ``Z``."""
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat, not strftime: "%Y" does not pad years before 1000 ("1-01-01..."), which would
+    # break comparing timestamps as text (a list filter may name any instant); and it is faster.
+    return instant.astimezone(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
 
 
 def parse_iso(text: str) -> datetime:

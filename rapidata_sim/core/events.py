@@ -27,15 +27,15 @@ class EventLog:
         self.store.insert("events", {"at": at or iso(self.clock.now()), "kind": kind, "subject": subject,
                                      "data": data})
 
-    def events(self, since: int = 0) -> list[dict[str, Any]]:
-        """The events after sequence number ``since``, in order."""
-        return self.store.select("events", "seq > ?", [since], order_by="seq")
+    def events(self, since: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+        """The events after sequence number ``since``, in order (at most ``limit`` of them)."""
+        return self.store.select("events", "seq > ?", [since], order_by="seq", limit=limit)
 
     def text(self) -> str:
         """One line per event: the thing determinism tests compare."""
         return "".join(f"{e['at']} {e['kind']} {e['subject']} {json.dumps(e['data'], sort_keys=True)}\n"
                        for e in self.events())
 
-    def jsonl(self, since: int = 0) -> str:
-        """JSON lines (``seq``, ``at``, ``kind``, ``subject``, ``data``)."""
-        return "".join(json.dumps(e, sort_keys=True) + "\n" for e in self.events(since))
+    def jsonl(self, since: int = 0, limit: int | None = None) -> str:
+        """JSON lines (``seq``, ``at``, ``kind``, ``subject``, ``data``), at most ``limit`` of them."""
+        return "".join(json.dumps(e, sort_keys=True) + "\n" for e in self.events(since, limit))

@@ -10,6 +10,7 @@ text.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -19,6 +20,22 @@ from .errors import ValidationFailed
 OPERATORS = ("eq", "neq", "gt", "gte", "lt", "lte", "contains", "starts_with", "ends_with", "in", "not_contains")
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 10
+#: Most sort keys one list request may give (the service's lists sort by a few fields; SQLite
+#: refuses an ORDER BY of more than 10,000 terms).
+MAX_SORT_KEYS = 20
+#: Longest text a text filter may look for (SQLite refuses LIKE patterns past 50,000 bytes).
+MAX_FILTER_TEXT = 10_000
+
+#: An integer as .NET's ``int.Parse`` (``NumberStyles.Integer``) reads one: ASCII digits, an optional
+#: sign, whitespace around. Python's ``int`` also takes ``1_000`` and other scripts' digits (``٥``).
+_DOTNET_INT = re.compile(r"[ \t\n\v\f\r]*[+-]?[0-9]+[ \t\n\v\f\r]*")
+
+
+def strict_int(text: str) -> int | None:
+    """``text`` as the service parses an integer (``_DOTNET_INT``); None if it is not one."""
+    if len(text) > 1000 or not _DOTNET_INT.fullmatch(text):
+        return None
+    return int(text)
 
 Kind = Literal["str", "int", "bool", "time"]
 
@@ -90,7 +107,10 @@ class ListSpec:
                 clauses.append(clause)
                 params.extend(values)
         order: list[str] = []
-        for key in query.sort or [self.default_sort]:
+        if len(query.sort) > MAX_SORT_KEYS:
+            errors.setdefault("sort", []).append(f"At most {MAX_SORT_KEYS} sort keys may be given; "
+                                                 f"{len(query.sort)} were.")
+        for key in (query.sort or [self.default_sort])[:MAX_SORT_KEYS]:
             name = key[1:] if key.startswith("-") else key
             if name not in self.sorts:
                 errors.setdefault("sort", []).append(f"'{key}' is not a sortable field.")
@@ -111,10 +131,7 @@ def _like_escape(text: str) -> str:
 
 def _coerce(kind: Kind, raw: str) -> Any:
     if kind == "int":
-        try:
-            value = int(raw)
-        except ValueError:
-            value = None
+        value = strict_int(raw)
         if value is None or not -2**63 <= value < 2**63:  # beyond SQLite's integers
             raise ValueError(f"'{raw[:100]}' is not a valid integer.")
         return value
@@ -147,6 +164,8 @@ def _clause(column: str, kind: Kind, op: str, value: str | list[str]) -> tuple[s
     if op in ("contains", "starts_with", "ends_with", "not_contains"):
         if kind != "str":
             raise ValueError(f"'{op}' applies to text fields only.")
+        if len(value) > MAX_FILTER_TEXT:
+            raise ValueError(f"'{op}' looks for at most {MAX_FILTER_TEXT} characters; {len(value)} were given.")
         if value == "" and op != "not_contains":
             return "", []  # the SDK always sends name[contains]= : empty matches everything
         pattern = {"contains": "%{}%", "not_contains": "%{}%", "starts_with": "{}%", "ends_with": "%{}"}[op]

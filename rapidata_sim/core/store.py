@@ -124,6 +124,14 @@ SCHEMA: dict[str, tuple[str | tuple[str, ...], dict[str, Any]]] = {
         "failure_message": S, "plan": J, "organization_id": S, "deleted": B,
     }),
     "preliminary_downloads": ("id", {"id": S, "job_id": S, "created_at": S}),
+    "validation_sets": ("id", {
+        "id": S, "name": S, "organization_id": S, "owner_id": S, "owner_mail": S, "is_public": B,
+        "dimensions": J, "should_alert": B, "is_flag_overruled": B, "created_at": S, "deleted": B,
+    }),
+    "validation_rapids": ("id", {
+        "id": S, "validation_set_id": S, "type": S, "asset": J, "payload": J, "truth": J, "context": S,
+        "context_asset": J, "random_correct_probability": F, "explanation": S, "feature_flags": J, "created_at": S,
+    }),
     "behaviours": ("id", {"id": I, "audience_id": S, "definition_id": S, "from_at": S, "spec": J,
                           "created_at": S}),
     "faults": ("id", {"id": S, "audience_id": S, "fault": J, "remaining": I, "created_at": S}),
@@ -192,6 +200,10 @@ INDEXES = [
     ("participant_samples", ["participant_id"]),
     ("leaderboard_runs", ["leaderboard_id"]),
     ("leaderboard_runs", ["benchmark_id"]),
+    ("validation_sets", ["organization_id"]),
+    ("validation_rapids", ["validation_set_id"]),
+    # The dashboard and counters count a signal's missed firings on every poll.
+    ("events", ["kind", "subject"]),
 ]
 
 

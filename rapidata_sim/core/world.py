@@ -20,6 +20,7 @@ class Settings(Protocol):
 
     token_lifetime_seconds: int
     assets_base_url: str
+    recruit_requires_examples: bool
 
 
 @dataclass(frozen=True)

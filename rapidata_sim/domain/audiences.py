@@ -74,10 +74,27 @@ class Audiences(Service):
                            graduation_rule=graduation_rule or {"_t": "TaskAccuracy", "targetAccuracy": 0.75,
                                                                "minTasks": 10})
 
+    def create_unlisted(self, who: Principal, *, name: str) -> dict[str, Any]:
+        """An unlisted audience (``ula_…``): labeled only by the people its link is shared with.
+
+        It recruits nobody and is never listed by ``find``; anyone signed in may read it by
+        id (``get_unlisted``), jobs are assigned to it by its organization as to any audience.
+        In the simulator the world's synthetic crowd stands in for the people who follow the
+        link: its jobs are answered at the audience's population rate, like any other.
+        """
+        if not name.strip():
+            raise ValidationFailed.field("name", "'Name' must not be empty.")
+        return self.create(name=name, organization_id=who.organization_id, owner_id=who.user_id,
+                           owner_mail=who.email, audience_id=self.ids.new("ula"), status="Ready",
+                           users_per_state={}, capacity=None)
+
     def create_filtered(self, who: Principal, base_id: str, audience_filter: dict) -> dict[str, Any]:
-        """A filtered view of ``base_id``: same labelers, no recruiting of its own."""
+        """A filtered view of ``base_id`` (``fau_…``, as the SDK documents): same labelers, no
+        recruiting of its own. ``find`` does not list it (the SDK's ``find_audiences`` returns
+        recruitable ``RapidataAudience``s); it is read and assigned jobs by its id."""
         base = self.get(base_id, who)
-        row = self.create(name=base["name"], description=base["description"], organization_id=who.organization_id,
+        row = self.create(audience_id=self.ids.new("fau"), name=base["name"], description=base["description"],
+                          organization_id=who.organization_id,
                           owner_id=who.user_id, owner_mail=who.email, status=base["status"],
                           is_public=False, filters=base["filters"], users_per_state=base["users_per_state"],
                           capacity=base["capacity"], labeling_seconds=base["labeling_seconds"],
@@ -116,6 +133,8 @@ class Audiences(Service):
             self.check_org(row, who, "Audience")
         if row["status"] != "Created":
             return False
+        if who is not None and self.world.config.recruit_requires_examples:
+            self._check_examples(row)
         now = parse_iso(at) if at else self.clock.now()
         ready_at = Population.from_dict(row["population"]).ready_at(now)
         status = "Ready" if ready_at is not None and ready_at <= now else "Recruiting"
@@ -126,6 +145,18 @@ class Audiences(Service):
         self.record("audience.recruiting_started", audience_id, ready_at=changes["ready_at"])
         self.scheduler.watch_audience(row)
         return True
+
+    def _check_examples(self, row: dict[str, Any]) -> None:
+        """The service refuses to recruit for a graduation rule that asks for more validation tasks
+        than the audience has examples (``SimConfig.recruit_requires_examples``)."""
+        rule = row["graduation_rule"] or {}
+        needed = rule.get("minTasks") if isinstance(rule.get("minTasks"), int) else 0
+        have = self.store.count("audience_examples", "audience_id = ?", [row["id"]])
+        if have < needed:
+            # The wording of the SDK's own guide (``python -m rapidata skill``).
+            raise ValidationFailed.field(
+                "graduationRule", f"The graduation rule needs {needed} validation tasks, but the audience only "
+                f"has {have}. Add at least {needed - have} more qualification examples, or lower min_tasks.")
 
     def become_ready(self, audience: dict[str, Any], at: str) -> None:
         """The funnel has graduated enough labelers (called by the scheduler at ``ready_at``)."""
@@ -177,8 +208,10 @@ class Audiences(Service):
         return self._get_live("audiences", audience_id, "Audience")
 
     def find(self, who: Principal, query: Query) -> Page:
+        # Filtered views (fau_) and unlisted audiences (ula_) are reached by id, never listed.
         page = self._page("audiences", AUDIENCE_LIST, query,
-                          "deleted = 0 AND (organization_id = ? OR is_public = 1)", [who.organization_id])
+                          "deleted = 0 AND (organization_id = ? OR is_public = 1) AND base_audience_id = id "
+                          "AND substr(id, 1, 4) != 'ula_'", [who.organization_id])
         page.items[:] = [self._now(row) for row in page.items]
         return page
 

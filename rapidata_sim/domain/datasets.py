@@ -110,8 +110,11 @@ class Datasets(Service):
         return row
 
     def upload_url(self, who: Principal, url: str) -> dict[str, Any]:
-        parsed = urlparse(url)
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        try:
+            parsed = urlparse(url)
+        except ValueError:  # e.g. an unclosed IPv6 bracket: 'http://[::1'
+            parsed = None
+        if parsed is None or parsed.scheme not in ("http", "https") or not parsed.netloc:
             raise ValidationFailed.field("url", f"'{url}' is not an absolute http(s) URL.")
         name = url_basename(url)
         return self.store.insert("assets", {

@@ -12,7 +12,9 @@ from typing import Any
 from ..core.errors import Conflict, NotFound, ValidationFailed
 from ..core.querying import ListSpec, Page, Query
 from ..core.rows import DefinitionRow, RevisionRow
+from ..core.world import World
 from .base import Principal, Service
+from .validation_sets import ValidationSets
 
 DEFINITION_LIST = ListSpec(
     filters={
@@ -90,6 +92,11 @@ def check_workflow_referee(workflow: Any, referee: Any) -> dict[str, list[str]]:
 
 
 class Definitions(Service):
+    def __init__(self, world: World, *, validation_sets: ValidationSets | None = None) -> None:
+        super().__init__(world)
+        #: Checks that a revision's ``validation_set_id`` names a set the caller can see.
+        self.validation_sets = validation_sets
+
     def create(self, who: Principal, *, name: str, workflow: dict, referee: dict, dataset_id: str,
                feature_flags: list | None = None, campaign_feature_flags: list | None = None,
                aggregator_type: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -184,6 +191,11 @@ class Definitions(Service):
             errors.update(check_workflow_referee(changes["workflow"], changes["referee"]))
         if "dataset_id" in changes and not self._dataset_visible(changes["dataset_id"], who):
             errors["datasetId"] = [f"Dataset '{changes['dataset_id']}' was not found."]
+        if changes.get("validation_set_id") is not None and self.validation_sets is not None:
+            try:
+                self.validation_sets.check_usable(who, changes["validation_set_id"])
+            except ValidationFailed as exc:
+                errors.update(exc.errors)
         if base_revision_number is not None and self.store.get(
                 "revisions", (definition_id, base_revision_number)) is None:
             errors["baseRevisionNumber"] = [f"Revision {base_revision_number} does not exist."]

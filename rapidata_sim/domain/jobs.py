@@ -83,9 +83,49 @@ class Jobs(Service):
         recruiting_started = self.audiences.start_recruiting(None, audience["id"], at=at)
         if recruiting_started:
             audience = self.store.get("audiences", audience["id"])
-        job = self._start(who, definition, revision, audience, name=name, preceding_job_id=preceding_job_id, at=at)
+        if preceding is not None and preceding["state"] not in TERMINAL and not preceding["deleted"]:
+            job = self._queue(who, definition, revision, audience, name=name, preceding_job_id=preceding_job_id,
+                              at=at)
+        else:
+            job = self._start(who, definition, revision, audience, name=name, preceding_job_id=preceding_job_id,
+                              at=at)
         job["recruiting_started"] = recruiting_started
         return job
+
+    def _queue(self, who: Principal, definition: dict, revision: dict, audience: dict, *, at: str,
+               name: str | None = None, preceding_job_id: str) -> dict[str, Any]:
+        """A job that waits (``Queued``, no plan yet) until ``preceding_job_id`` completes or fails
+        (``assign_job(run_after=…)``); ``start_successors`` starts it then."""
+        row = {"id": self.ids.new("job"), "pipeline_id": self.ids.new("pl"), "state": "Queued", "created_at": at,
+               "completed_at": None, "completes_at": None, "plan": None,
+               **self.shared_columns(who, definition, revision, audience, name=name,
+                                     preceding_job_id=preceding_job_id)}
+        self.store.insert("jobs", row)
+        self.record("job.queued", row["id"], at=at, definition=definition["id"],
+                    revision=revision["revision_number"], audience=audience["id"], after=preceding_job_id)
+        return row
+
+    def start_successors(self, job: dict[str, Any], at: str) -> None:
+        """``job`` has completed or failed: the jobs queued to run after it start now (its
+        finishing instant), planned by the crowd from then on."""
+        for queued in self.store.select("jobs", "preceding_job_id = ? AND state = 'Queued' AND deleted = 0",
+                                        [job["id"]], order_by="created_at, rowid"):
+            definition = self.store.get("job_definitions", queued["definition_id"])
+            revision = self.store.get("revisions", (queued["definition_id"], queued["revision_number"]))
+            audience = self.store.get("audiences", queued["audience_id"])
+            plan = self.crowd.plan(definition, revision, audience, at=at)
+            start = parse_iso(at)
+            due = self.crowd.finish_at(plan, start)
+            queued.update(state="Running", plan=plan, completes_at=iso(due) if due is not None else None)
+            if due is not None and due <= start:
+                self._settle(queued)
+            self.store.update("jobs", queued["id"], {k: queued[k] for k in (
+                "state", "plan", "completes_at", "completed_at")})
+            self.record("job.started", queued["id"], at=at, after=job["id"], completes_at=queued["completes_at"])
+            self.record_settled(queued)
+            self.scheduler.watch_job(queued)
+            if queued["state"] in TERMINAL:
+                self.start_successors(queued, at)
 
     def new_row(self, who: Principal, definition: dict, revision: dict, audience: dict, *, at: str,
                 name: str | None = None, preceding_job_id: str | None = None) -> dict[str, Any]:
@@ -196,7 +236,7 @@ class Jobs(Service):
 
     def pause(self, who: Principal, job_id: str) -> None:
         job = self.get(job_id, who)
-        if job["state"] in TERMINAL:
+        if job["state"] in TERMINAL or job["state"] == "Queued":
             raise ValidationFailed.field("jobId", f"Job '{job_id}' is {job['state']} and cannot be paused.")
         if job["state"] == "Running":
             self._halt(job, "Paused", self.now())
@@ -238,9 +278,12 @@ class Jobs(Service):
             self.scheduler.watch_job(job)
 
     def delete(self, who: Principal, job_id: str) -> None:
-        self.get(job_id, who)
+        job = self.get(job_id, who)
         self.store.update("jobs", job_id, {"deleted": True})
         self.record("job.deleted", job_id)
+        if job["state"] not in TERMINAL:
+            # A deleted job never finishes: the jobs queued behind it would wait forever. They start now.
+            self.start_successors(job, self.now())
 
     def retry(self, who: Principal, job_id: str) -> None:
         job = self.get(job_id, who)

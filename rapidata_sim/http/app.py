@@ -16,7 +16,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Router, get_route_path
 from starlette.types import Receive, Scope, Send
 
-from . import app_pages, assets, audiences, auth, benchmarks, control, dashboard, faults, flows, jobs, observe, signals
+from . import (app_pages, assets, audiences, auth, benchmarks, billing, control, dashboard, faults, flows, jobs, observe,
+               signals, validation_sets)
 from .polling import PollAdvanceMiddleware
 from .problems import problem
 
@@ -67,8 +68,9 @@ class SegmentRouter(Router):
 
 def create_app(sim: "Engine") -> Starlette:
     routes = [*auth.routes(sim), *audiences.routes(sim), *assets.routes(sim), *jobs.routes(sim),
-              *signals.routes(sim), *flows.routes(sim), *control.routes(sim), *observe.routes(sim), *faults.routes(sim),
-              *dashboard.routes(sim), *benchmarks.routes(sim)]
+              *signals.routes(sim), *flows.routes(sim), *validation_sets.routes(sim), *billing.routes(sim),
+              *control.routes(sim), *observe.routes(sim), *faults.routes(sim), *dashboard.routes(sim),
+              *benchmarks.routes(sim)]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error, Exception: _server_error},
                     middleware=[Middleware(app_pages.PagesMiddleware, sim=sim),
                                 Middleware(faults.HttpFaultMiddleware, sim=sim),

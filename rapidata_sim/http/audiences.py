@@ -45,6 +45,11 @@ def get_unlisted(call: Call) -> dict:
             "ownerId": row["owner_id"], "ownerMail": row["owner_mail"], "organizationId": row["organization_id"]}
 
 
+def create_unlisted(call: Call) -> dict:
+    b: inputs.CreateAudience = call.body
+    return {"audienceId": call.sim.audiences.create_unlisted(call.who, name=b.name)["id"]}
+
+
 def find(call: Call) -> dict:
     return paged(call.sim.audiences.find(call.who, call.list_query()), lambda r: audience_item_out(call, r))
 
@@ -144,6 +149,7 @@ def routes(sim) -> list[Route]:
         Route("/audience/{audience_id}/examples", endpoint(sim, examples), methods=["GET"]),
         Route("/audience/example/{example_id}", endpoint(sim, delete_example), methods=["DELETE"]),
         Route("/audiences", endpoint(sim, find), methods=["GET"]),
+        Route("/audience/unlisted", endpoint(sim, create_unlisted, body=inputs.CreateAudience), methods=["POST"]),
         Route("/audience/unlisted/{audience_id}", endpoint(sim, get_unlisted), methods=["GET"]),
         Route("/audience/{audience_id}", endpoint(sim, get), methods=["GET"]),
         Route("/audience/{audience_id}/user-metrics", endpoint(sim, user_metrics), methods=["GET"]),

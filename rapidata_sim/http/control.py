@@ -5,6 +5,7 @@ A thin skin over the same ``Simulator`` calls the Python API offers.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, Optional
 
@@ -12,10 +13,12 @@ from pydantic import Field
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..core.clock import MAX_SPAN, MAX_SPEED, CalendarError, check_instant, iso, parse_iso
+from ..core.clock import HORIZON, MAX_SPAN, MAX_SPEED, CalendarError, check_instant, iso, parse_iso
 from ..crowd import Behaviour
+from ..scheduling.budget import firings_until
 from ..crowd.settings import InvalidSettings
 from ..core.errors import SimError, ValidationFailed
+from ..core.querying import strict_int
 from .inputs import Body, Int32
 from .routing import Call, endpoint
 
@@ -94,6 +97,19 @@ def _moving(field: str, move: Any, *args: Any) -> Any:
         raise ValidationFailed.field(field, str(exc)) from None
 
 
+def _bounded(call: Call, field: str, until: datetime) -> None:
+    """A 400 on ``field`` if moving the clock to ``until`` crosses more grid points than one request
+    may (``SimConfig.max_firings_per_request``, ``scheduling/budget.py``); nothing is written."""
+    bound = call.sim.config.max_firings_per_request
+    if until > HORIZON:
+        return  # past the calendar: the move itself says so
+    count = firings_until(call.sim.store, until, paused_fire=call.sim.scheduler.config.paused == "skip")
+    if count > bound:
+        raise ValidationFailed.field(field, (
+            f"This would move the clock across {count} signal grid points (firings); one request may cross "
+            f"at most {bound} (SimConfig.max_firings_per_request). Move the clock in shorter steps."))
+
+
 def clock(call: Call) -> dict[str, Any]:
     sim = call.sim
     nxt = sim.next_event_at()
@@ -106,8 +122,11 @@ def advance(call: Call) -> dict[str, Any]:
     if (b.seconds is None) == (b.to is None):
         raise ValidationFailed.field("seconds", "Give exactly one of 'seconds' or 'to'.")
     if b.to is not None:
-        call.sim.advance_to(_not_past(call, "to", b.to, "The clock never goes backwards."))
+        to = _not_past(call, "to", b.to, "The clock never goes backwards.")
+        _bounded(call, "to", to)
+        call.sim.advance_to(to)
     else:
+        _bounded(call, "seconds", call.sim.clock.now() + timedelta(seconds=b.seconds))
         _moving("seconds", call.sim.advance, timedelta(seconds=b.seconds))
     return clock(call)
 
@@ -125,24 +144,46 @@ def run_until_idle(call: Call) -> dict[str, Any]:
 
 def outage(call: Call) -> dict[str, Any]:
     b: Outage = call.body
+    _bounded(call, "seconds", call.sim.clock.now() + timedelta(seconds=b.seconds))
     missed = _moving("seconds", call.sim.outage, timedelta(seconds=b.seconds))
     return {"missed": missed, **clock(call)}
 
 
+#: ``GET /_sim/events`` pages: ``limit`` events at most (default ``EVENTS_PAGE``, at most ``EVENTS_MAX``).
+EVENTS_PAGE, EVENTS_MAX = 10_000, 100_000
+#: Sequence numbers are SQLite integers.
+SEQ_MIN, SEQ_MAX = -2**63, 2**63 - 1
+#: The response header naming the ``since`` of the next page; absent on the last page.
+NEXT_SINCE = "x-sim-next-since"
+
+
+def _query_int(call: Call, name: str, default: int, low: int, high: int, what: str) -> int:
+    raw = call.query.get(name)
+    value = default if raw is None or raw == "" else strict_int(raw)
+    if value is None or not low <= value <= high:
+        raise ValidationFailed.field(name, f"'{name}' must be {what} from {low} to {high}.")
+    return value
+
+
 def events(call: Call) -> Response:
-    try:
-        since = int(call.query.get("since", "0"))
-    except ValueError:
-        raise ValidationFailed.field("since", "'since' must be an integer sequence number.") from None
-    return Response(call.sim.events_jsonl(since), media_type="application/x-ndjson")
+    """The events after ``since``, oldest first, as JSON lines, ``limit`` at most: when more follow,
+    the ``x-sim-next-since`` header holds the ``since`` of the next page."""
+    since = _query_int(call, "since", 0, SEQ_MIN, SEQ_MAX, "an integer sequence number")
+    limit = _query_int(call, "limit", EVENTS_PAGE, 1, EVENTS_MAX, "an integer")
+    body = call.sim.events_jsonl(since, limit + 1)
+    headers = {}
+    lines = body.count("\n")
+    if lines > limit:
+        body = body[:body.rfind("\n", 0, len(body) - 1) + 1]  # the extra one read: more follow
+        headers[NEXT_SINCE] = str(json.loads(body[body.rfind("\n", 0, len(body) - 1) + 1:])["seq"])
+    return Response(body, media_type="application/x-ndjson", headers=headers)
 
 
 def counters(call: Call) -> dict[str, Any]:
     call.sim.signals.get(call.who, call.path["signal_id"])  # visibility as for the signal itself
-    try:
-        upcoming = int(call.query.get("upcoming", "5"))
-    except ValueError:
-        raise ValidationFailed.field("upcoming", "'upcoming' must be an integer.") from None
+    upcoming = strict_int(call.query.get("upcoming", "5"))
+    if upcoming is None:
+        raise ValidationFailed.field("upcoming", "'upcoming' must be an integer.")
     c = call.sim.counters(call.path["signal_id"], max(0, min(upcoming, 1000)))
     return {"signalId": c["signal_id"], "fired": c["fired"], "skipped": c["skipped"], "missed": c["missed"],
             "nextRunAt": c["next_run_at"], "isPaused": c["is_paused"], "upcoming": c["upcoming"]}

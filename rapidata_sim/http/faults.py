@@ -23,9 +23,12 @@ Every request a rule fires on is recorded in the world's event log as
 its own, before the response is sent. The trace id of an injected error comes
 from a seeded generator too, so event logs stay reproducible.
 
-Never faulted: the simulator's own ``/_sim`` surface, and ``/connect/token``
+Never faulted: the simulator's own ``/_sim`` surface; ``/connect/token``
 unless a rule's path is exactly ``/connect/token`` (a failed token fetch is not
-retried by the SDK; fault it only on purpose).
+retried by the SDK; fault it only on purpose); and requests the world does not
+authenticate: they get their 401 as usual, write no ``http.fault`` event and
+draw from no rule's generator, so a stranger's requests cannot change what an
+authenticated client's seeded sequence of faults is.
 
 Python: ``http_faults(sim).add(503, probability=0.3, path="/signal/*")``,
 ``.rules()``, ``.clear()``. HTTP: ``POST/GET/DELETE /_sim/faults/http``.
@@ -44,11 +47,13 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Optional
 
 from pydantic import ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..core.errors import ValidationFailed
+from ..core.errors import SimError, ValidationFailed
+from .app_pages import cookie_token
 from .inputs import Body
 from .problems import problem
 from .routing import Call, endpoint
@@ -132,6 +137,33 @@ class Decision:
         extra = {"type": _TYPES[self.status]} if self.status in _TYPES else None
         return problem(self.status, title, f"Injected by rapidata-sim (HTTP fault rule {self.rules[0]}).",
                        trace_id=self.trace_id, headers=headers, extra=extra)
+
+
+def _authenticated(sim: "Engine", scope: Scope) -> bool:
+    """Whether a request may be faulted: one the world would authenticate (a valid bearer token, or
+    the dashboard's cookie on a page), or a token request (its credentials are its authentication,
+    and a rule applies to it only when it names ``/connect/token`` exactly). Anything else is
+    answered as usual (401) and uses up no rule's draw."""
+    if scope["path"] == TOKEN_PATH:
+        return True
+    token = ""
+    for name, value in scope.get("headers", []):
+        if name.lower() == b"authorization":
+            auth = value.decode("latin-1")
+            token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+            break
+    token = token or cookie_token(scope)
+    if not token:
+        return False
+    try:
+        sim.identity.authenticate(token)
+    except SimError:
+        return False
+    return True
+
+
+def _decide(faults: HttpFaults, sim: "Engine", scope: Scope) -> Decision | None:
+    return faults.decide(scope["method"], scope["path"]) if _authenticated(sim, scope) else None
 
 
 def _is_control(path: str) -> bool:
@@ -270,7 +302,9 @@ class HttpFaultMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         faults = _active(self.sim) if scope["type"] == "http" else None
-        decision = faults.decide(scope["method"], scope["path"]) if faults is not None else None
+        decision = None
+        if faults is not None and faults._rules:  # off the event loop: it reads and writes the world's store
+            decision = await run_in_threadpool(_decide, faults, self.sim, scope)
         if decision is None:
             await self.app(scope, receive, send)
             return

@@ -18,6 +18,7 @@ import pydantic
 from starlette.datastructures import QueryParams
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
+from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from ..domain.base import Principal
@@ -174,6 +175,17 @@ def query_problem(request: Request) -> dict[str, list[str]] | None:
     return errors or None
 
 
+def _run(sim: "Engine", handler: Callable[[Call], Any], call: Call) -> Any:
+    """The world's part of a request, on a worker thread: the event loop (every world's requests)
+    never waits for one world's long advance or big read; the world's own store lock keeps its
+    requests one at a time."""
+    # Catch up in a transaction of its own: a handler that fails rolls back only its own
+    # writes, never the firings due before it (the scheduler's queue has moved past them).
+    sim.scheduler.sync()
+    with sim.store.transaction():
+        return handler(call)
+
+
 def endpoint(sim: "Engine", handler: Callable[[Call], Any], *, body: type[pydantic.BaseModel] | None = None,
              raw_body: bool = False) -> Callable[[Request], Any]:
     """Wrap ``handler`` into a Starlette endpoint bound to ``sim``."""
@@ -183,7 +195,9 @@ def endpoint(sim: "Engine", handler: Callable[[Call], Any], *, body: type[pydant
         try:
             auth = request.headers.get("authorization", "")
             token = auth[7:].strip() if auth[:7].lower() == "bearer " else None
-            who = sim.identity.authenticate(token)
+            # Off the event loop, like the rest of the world's part: a world busy with a long request
+            # holds its store's lock, and the loop serves every other world meanwhile.
+            who = await run_in_threadpool(sim.identity.authenticate, token)
             bad_query = query_problem(request)
             if bad_query:
                 return problem(400, "One or more validation errors occurred.", errors=bad_query, trace_id=trace_id)
@@ -218,11 +232,7 @@ def endpoint(sim: "Engine", handler: Callable[[Call], Any], *, body: type[pydant
                 except HTTPException as exc:  # a malformed multipart body
                     return problem(400, "One or more validation errors occurred.",
                                   errors={"file": [str(exc.detail)]}, trace_id=trace_id)
-            # Catch up in a transaction of its own: a handler that fails rolls back only its own
-            # writes, never the firings due before it (the scheduler's queue has moved past them).
-            sim.scheduler.sync()
-            with sim.store.transaction():
-                result = handler(call)
+            result = await run_in_threadpool(_run, sim, handler, call)
         except BodyTooLarge:
             return problem(413, "Payload Too Large",
                            f"Request bodies are limited to {sim.config.max_body_bytes} "

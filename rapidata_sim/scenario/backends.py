@@ -214,7 +214,7 @@ class RemoteWorld:
         return self.driver.now()
 
     def events(self, since: int = 0) -> list[dict[str, Any]]:
-        text = self.remote.call("GET", f"/_sim/events?since={int(since)}") or ""
+        text = "".join(self.remote.events(since))
         return [json.loads(line) for line in text.splitlines()]
 
     def counters(self, signal_id: str) -> Counters:

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 #: Entry kinds: a firing, or the completion of a firing's job (jobs that take time).
 FIRING, COMPLETION = 0, 1
+#: Firings spelt out before their rows are written (and let go of): a long stretch's rows are
+#: written in batches, so spelling a simulated century costs the memory of a few thousand rows.
+WRITE_BATCH = 5_000
 
 
 def to_us(instant: datetime) -> int:
@@ -187,9 +190,21 @@ class Ledger:
             if lane.duration_us == 0:
                 events.append([seq, at, "job.completed", job_id, "{}"])
                 seq += 1
-        store.insert_encoded("jobs", jobs)
-        store.insert_encoded("signal_runs", runs)
-        store.insert_encoded("events", events)
+            if len(jobs) >= WRITE_BATCH:  # memory stays bounded however long the stretch
+                _insert(store, jobs, runs, events)
+                instants.clear()  # a cache; and counts of earlier instants are never asked again
+                streams = {k: v for k, v in streams.items() if k[-1] == due}
+        _insert(store, jobs, runs, events)
+
+
+def _insert(store: "Store", jobs: list[list[Any]], runs: list[list[Any]], events: list[list[Any]]) -> None:
+    """Write the rows spelt so far (each table keeps its order) and let go of them."""
+    store.insert_encoded("jobs", jobs)
+    store.insert_encoded("signal_runs", runs)
+    store.insert_encoded("events", events)
+    jobs.clear()
+    runs.clear()
+    events.clear()
 
 
 class _Template:

@@ -106,13 +106,28 @@ class Queue:
             return signal if active and signal["next_run_at"] == due else None
         return signal if signal["pending_triggers"] and self.trigger_due(signal) == due else None
 
-    def peek(self) -> tuple[Entry, dict[str, Any]] | None:
-        """The first live entry and its row (stale ones on top are dropped)."""
+    def peek(self, until: str) -> tuple[Entry, dict[str, Any]] | None:
+        """The first live entry due at or before ``until``, and its row (stale ones on top are
+        dropped). Entries after ``until`` are not looked at: reading a row a steady stretch has
+        not written yet would write the stretch now."""
         heap = self.heap
-        while heap:
+        while heap and heap[0][0] <= until:
             entry = heap[0]
             row = self.live(entry)
             if row is not None:
                 return entry, row
+            heapq.heappop(heap)
+        return None
+
+    def next_due(self, running: dict[str, str]) -> str | None:
+        """When the first live entry is due. A job of a steady stretch still running (``running``:
+        the ledger's, job id -> due) is live without reading its row, so nothing is written."""
+        heap = self.heap
+        while heap:
+            due, kind, _, key = heap[0]
+            if kind == JOB and running.get(key) == due:
+                return due
+            if self.live(heap[0]) is not None:
+                return due
             heapq.heappop(heap)
         return None

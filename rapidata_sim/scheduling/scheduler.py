@@ -119,8 +119,7 @@ class Scheduler:
     def next_event_at(self) -> str | None:
         """When the next thing happens (firing, trigger start, job completion), or None."""
         with self._locked():
-            peeked = self.queue.peek()
-        return peeked[0][0] if peeked else None
+            return self.queue.next_due(self.ledger.running)
 
     def has_pending_work(self) -> bool:
         """Is a job running or a trigger queued? (Firings recur forever, so they do not count.)"""
@@ -182,6 +181,7 @@ class Scheduler:
         self.jobs.complete(job)
         if job["state"] not in ("Completed", "Failed"):
             return  # halted (Paused, ManualApproval, SpendLimited): its run is still running
+        self.jobs.start_successors(job, job["completed_at"] or job["failed_at"] or at)
         runs = self.store.select("signal_runs", "audience_job_id = ? AND status = 'Running'", [job["id"]])
         for run in runs:
             self.store.update("signal_runs", run["id"], firing.settled_run(job, at))
@@ -225,8 +225,8 @@ class Scheduler:
                     retry_at = processed + (1 if taken else max(16, len(queue.heap)))
                     if processed >= limit:
                         break
-                peeked = queue.peek()
-                if peeked is None or peeked[0][0] > until:
+                peeked = queue.peek(until)
+                if peeked is None:
                     break
                 if missed is not None and peeked[0][0] == until and peeked[0][1] == TRIGGER:
                     # An outage's end instant: its catch-up firing comes before trigger starts.
@@ -253,6 +253,8 @@ class Scheduler:
                 else:
                     self._start_triggers(row, due)
                 processed += 1
+                if not processed % 4096:
+                    self.rows.clear()  # a read cache: dropped now and then, so a long sync's memory is bounded
         self.processed += processed
         return processed
 

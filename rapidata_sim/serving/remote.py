@@ -13,7 +13,7 @@ import os
 import re
 import ssl
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 ENV_FILE = "server.env"
 
@@ -66,3 +66,17 @@ class Remote:
         if r.status_code == 204 or not r.content:
             return None
         return r.json() if r.headers.get("content-type", "").startswith("application/json") else r.text
+
+    def events(self, since: int = 0, limit: int | None = None) -> Iterator[str]:
+        """The world's event log after ``since`` as JSON lines, a page (of ``limit`` events, default the
+        server's) at a time: ``GET /_sim/events`` names the next page in ``x-sim-next-since``."""
+        while True:
+            params = {"since": int(since)} if limit is None else {"since": int(since), "limit": int(limit)}
+            r = self.http.get("/_sim/events", params=params)
+            if r.status_code >= 400:
+                raise RemoteError(f"GET /_sim/events: {r.status_code} {r.text}")
+            yield r.text
+            nxt = r.headers.get("x-sim-next-since")
+            if nxt is None:
+                return
+            since = int(nxt)

@@ -9,6 +9,7 @@ that CA.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 import tempfile
@@ -74,15 +75,73 @@ def _write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
     os.replace(tmp, path)
 
 
+#: Longest wait for the next piece of a request body (seconds): a body shorter than its
+#: Content-Length, or one that stalls, gets 408 and its connection closed instead of holding it.
+BODY_TIMEOUT = 30.0
+#: How long an idle keep-alive connection stays open (seconds; uvicorn's ``timeout_keep_alive``).
+KEEP_ALIVE_TIMEOUT = 5
+
+
+class BodyTimeout:
+    """ASGI middleware: every ``receive`` of a request body waits at most ``seconds``.
+
+    uvicorn has no read timeout of its own, so a client that declares more than it sends
+    would hold its connection (and the handler waiting for the body) forever. Past the
+    timeout the app is told the client is gone, and the client gets 408 problem+json with
+    ``Connection: close`` (whatever the app answered to the missing body is dropped)."""
+
+    def __init__(self, app: Any, seconds: float = BODY_TIMEOUT) -> None:
+        self.app, self.seconds = app, seconds
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        timed_out = started = body_done = False
+
+        async def timed_receive() -> dict[str, Any]:
+            nonlocal timed_out, body_done
+            if body_done:  # the body is in: waiting for a disconnect has no deadline
+                return await receive()
+            try:
+                message = await asyncio.wait_for(receive(), self.seconds)
+            except asyncio.TimeoutError:
+                timed_out = True
+                return {"type": "http.disconnect"}
+            body_done = message["type"] != "http.request" or not message.get("more_body", False)
+            return message
+
+        async def guarded_send(message: dict[str, Any]) -> None:
+            nonlocal started
+            if timed_out:
+                return  # the 408 is sent below instead
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, timed_receive, guarded_send)
+        except Exception:  # noqa: BLE001 - the app's reaction to the vanished body (ClientDisconnect)
+            if not timed_out:
+                raise
+        if timed_out and not started:
+            body = (b'{"type":"https://tools.ietf.org/html/rfc9110#section-15.5.9","title":"Request Timeout",'
+                    b'"status":408,"detail":"The request body did not arrive within %d seconds."}' % self.seconds)
+            await send({"type": "http.response.start", "status": 408,
+                        "headers": [(b"content-type", b"application/problem+json"), (b"connection", b"close"),
+                                    (b"content-length", b"%d" % len(body))]})
+            await send({"type": "http.response.body", "body": body})
+
+
 class TLSServer:
     """Any ASGI app on uvicorn, on a daemon thread, over TLS on a local address.
 
     The transport the SDK needs, and nothing about worlds: ``Server`` adds those,
-    and the benchmark serves its bare comparison app with it.
+    and the benchmark serves its bare comparison app with it. A request body that stalls
+    for ``body_timeout`` seconds is answered 408 (``BodyTimeout``).
     """
 
     def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0,
-                 data_dir: str | Path | None = None) -> None:
+                 data_dir: str | Path | None = None, body_timeout: float = BODY_TIMEOUT) -> None:
         self.host = host
         self._tmp = None if data_dir else tempfile.TemporaryDirectory(prefix="rapidata-sim-")
         self.data_dir = Path(data_dir).resolve() if data_dir else Path(self._tmp.name)
@@ -91,9 +150,10 @@ class TLSServer:
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
         self.port: int = self._socket.getsockname()[1]
-        config = uvicorn.Config(app, ssl_certfile=str(self.certs.cert_pem), ssl_keyfile=str(self.certs.key_pem),
-                                log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=1,
-                                interface="asgi3")
+        config = uvicorn.Config(BodyTimeout(app, body_timeout), ssl_certfile=str(self.certs.cert_pem),
+                                ssl_keyfile=str(self.certs.key_pem), log_level="warning", lifespan="off",
+                                access_log=False, timeout_graceful_shutdown=1, interface="asgi3",
+                                timeout_keep_alive=KEEP_ALIVE_TIMEOUT)
         self._uvicorn = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
 
@@ -165,13 +225,15 @@ class Server(TLSServer):
     """
 
     def __init__(self, sim: "Engine", *, host: str = "127.0.0.1", port: int = 0,
-                 data_dir: str | Path | None = None, record: bool = False) -> None:
+                 data_dir: str | Path | None = None, record: bool = False,
+                 body_timeout: float = BODY_TIMEOUT) -> None:
         self.sim = sim
         self._app = create_app(sim)
         self._tokens: list[dict[str, Any]] = []
         #: The request log (``record=True``): every exchange, in arrival order.
         self.recorder = RecordingMiddleware(self._dispatch) if record else None
-        super().__init__(self.recorder or self._dispatch, host=host, port=port, data_dir=data_dir)
+        super().__init__(self.recorder or self._dispatch, host=host, port=port, data_dir=data_dir,
+                         body_timeout=body_timeout)
 
     async def _dispatch(self, scope: Any, receive: Any, send: Any) -> None:
         await self._app(scope, receive, send)

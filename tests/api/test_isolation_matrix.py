@@ -62,6 +62,12 @@ OK, LISTED, HIDDEN = "ok", "listed", "hidden"
 #      ("GET /benchmarks" lists the caller's; publishing is a separate act 3.27.1 never uses);
 #      domain/benchmarks.py: the organization reads and manages them, leaderboards, participants
 #      and standings follow their benchmark.
+#  [V] Validation sets: validation.openapi.json ("GET /validation-sets: Queries validation sets visible
+#      to the caller"); domain/validation_sets.py: the organization reads, changes, extends and deletes
+#      its own; a revision may name only one the caller can see (400 on ``validationSetId`` otherwise).
+#  [U] Unlisted audiences (ula_): the SDK's RapidataUnlistedAudience ("only people you share its link
+#      with"); domain/audiences.py: anyone signed in reads one by id (the link), none is listed by
+#      find_audiences, only its organization assigns jobs to it.
 #  [X] Another organization's object is 404, as if absent (docs/requests.md, "Visibility"; the service hides
 #      what the caller may not see). Naming one in a create request is the 400 of an unknown id
 #      (ValidationProblemDetails with the field in ``errors``), never a silent success.
@@ -132,6 +138,16 @@ EXPECT: dict[tuple[str, str], tuple[Any, Any, Any]] = {
     ("benchmark", "standings"):                 (OK,     OK,       404),      # [B]
     ("benchmark", "create_leaderboard"):        (OK,     OK,       404),      # [B]
     ("benchmark", "disable_participant"):       (OK,     OK,       404),      # [B]
+    ("validation_set", "get"):                  (OK,     OK,       404),      # [V]
+    ("validation_set", "find"):                 (LISTED, LISTED,   HIDDEN),   # [V]
+    ("validation_set", "rapids"):               (OK,     OK,       404),      # [V]
+    ("validation_set", "add_rapid"):            (OK,     OK,       404),      # [V]
+    ("validation_set", "update"):               (OK,     OK,       404),      # [V]
+    ("validation_set", "delete"):               (OK,     OK,       404),      # [V]
+    ("validation_set", "use_in_revision"):      (OK,     OK,       400),      # [V][X]
+    ("unlisted_audience", "get"):               (OK,     OK,       OK),       # [U]
+    ("unlisted_audience", "find"):              (HIDDEN, HIDDEN,   HIDDEN),   # [U]
+    ("unlisted_audience", "assign_job"):        (OK,     OK,       400),      # [U][X]
 }
 
 # The four users: (client id, secret, organization).
@@ -270,7 +286,10 @@ def make_job(w: World, owner: Actor) -> Res:
 
 def make_audience(w: World, owner: Actor) -> Res:
     name = unique("aud")
-    a = owner.sdk.audience.create_audience(name=name)
+    # One validation task to graduate, one example: the service lets it start recruiting.
+    a = owner.sdk.audience.create_audience(name=name, min_tasks=1)
+    a.add_classification_example(instruction="Which?", answer_options=["A", "B"], datapoint="a", truth=["A"],
+                                 data_type="text")
     return Res(owner, name, "audiences", a.id, a)
 
 
@@ -306,6 +325,30 @@ def make_benchmark(w: World, owner: Actor) -> Res:
     b = owner.sdk.mri.create_new_benchmark(name, identifiers=["p1"], prompts=["a cat"])
     participant = b.add_model("model", media=["a cat, drawn"], identifiers=["p1"], data_type="text")
     return Res(owner, name, "benchmarks", b.id, b, {"participant": participant})
+def make_validation_set(w: World, owner: Actor) -> Res:
+    name = unique("vs")
+    vs = owner.sdk.validation.create_compare_set(name=name, instruction="?", datapoints=[["a", "b"]], truths=["a"],
+                                                 data_type="text")
+    return Res(owner, name, "validation_sets", vs.id, vs)
+
+
+def make_unlisted_audience(w: World, owner: Actor) -> Res:
+    name = unique("ula")
+    a = owner.sdk.audience.create_unlisted_audience(name)
+    return Res(owner, name, "audiences", a.id, a)
+
+
+def _validation_set_as(r: Res, a: Actor) -> Any:
+    """The owner's set as the actor's SDK builds it from the id (its rapid uploader holds a client)."""
+    from rapidata.rapidata_client.validation.rapidata_validation_set import RapidataValidationSet
+
+    return RapidataValidationSet(r.id, r.name, [], a.sdk._openapi_service)
+
+
+def _use_validation_set(w: World, a: Actor, r: Res) -> Any:
+    definition = make_definition(w, a).handle
+    definition.validation_set_id = r.id
+    return via_sdk(definition.save)
 
 
 MAKE: dict[str, Callable[[World, Actor], Res]] = {
@@ -318,6 +361,8 @@ MAKE: dict[str, Callable[[World, Actor], Res]] = {
     "flow": make_flow,
     "flow_item": make_flow_item,
     "benchmark": make_benchmark,
+    "validation_set": make_validation_set,
+    "unlisted_audience": make_unlisted_audience,
 }
 
 
@@ -424,6 +469,20 @@ OPS: dict[tuple[str, str], Callable[[World, Actor, Res], Any]] = {
         lambda: as_actor(r.handle, a).create_leaderboard(f"{r.name} board", "Which?")),
     ("benchmark", "disable_participant"): lambda w, a, r: via_sdk(
         lambda: as_actor(r.extra["participant"], a).disable()),
+    ("validation_set", "get"): lambda w, a, r: via_sdk(lambda: a.sdk.validation.get_validation_set_by_id(r.id)),
+    ("validation_set", "find"): lambda w, a, r: listed(
+        [v.id for v in a.sdk.validation.find_validation_sets(name=r.name)], r),
+    ("validation_set", "rapids"): lambda w, a, r: via_http(a.http.get(f"/validation-set/{r.id}/rapids")),
+    ("validation_set", "add_rapid"): lambda w, a, r: via_sdk(lambda: _validation_set_as(r, a).add_rapid(
+        a.sdk.validation.rapid.compare_rapid(instruction="?", truth="c", datapoint=["c", "d"], data_type="text"))),
+    ("validation_set", "update"): lambda w, a, r: via_sdk(lambda: as_actor(r.handle, a).update_dimensions([a.name])),
+    ("validation_set", "delete"): lambda w, a, r: via_sdk(lambda: as_actor(r.handle, a).delete()),
+    ("validation_set", "use_in_revision"): _use_validation_set,
+    ("unlisted_audience", "get"): lambda w, a, r: via_sdk(lambda: a.sdk.audience.get_audience_by_id(r.id)),
+    ("unlisted_audience", "find"): lambda w, a, r: listed(
+        [x.id for x in a.sdk.audience.find_audiences(name=r.name)], r),
+    ("unlisted_audience", "assign_job"): lambda w, a, r: _create_job_with(
+        a, jobDefinitionId=make_definition(w, a).id, audienceId=r.id),
 }
 
 
@@ -477,6 +536,13 @@ EFFECTS: dict[tuple[str, str], Callable[[World, Actor, Res], bool]] = {
     ("benchmark", "create_leaderboard"): lambda w, a, r: _count(w, "leaderboards", "benchmark_id = ?", [r.id]) == 1,
     ("benchmark", "disable_participant"): lambda w, a, r: w.sim.store.get(
         "participants", r.extra["participant"].id)["status"] == "Disabled",
+    ("validation_set", "add_rapid"): lambda w, a, r: _count(
+        w, "validation_rapids", "validation_set_id = ?", [r.id]) == 2,
+    ("validation_set", "update"): lambda w, a, r: _row(w, r)["dimensions"] == [a.name],
+    ("validation_set", "delete"): lambda w, a, r: bool(_row(w, r)["deleted"]),
+    ("validation_set", "use_in_revision"): lambda w, a, r: _count(
+        w, "revisions", "validation_set_id = ?", [r.id]) == 1,
+    ("unlisted_audience", "assign_job"): lambda w, a, r: _count(w, "jobs", "audience_id = ?", [r.id]) == 1,
 }
 
 
@@ -503,7 +569,8 @@ START_MARKER, END_MARKER = "<!-- isolation-matrix:start -->", "<!-- isolation-ma
 RESOURCE_LABELS = {"private_signal": "private signal", "public_signal": "public signal", "job": "job",
                    "job_results": "job results", "job_definition": "job definition",
                    "custom_audience": "custom audience", "flow": "flow", "flow_item": "flow item",
-                   "benchmark": "benchmark"}
+                   "benchmark": "benchmark", "validation_set": "validation set",
+                   "unlisted_audience": "unlisted audience"}
 OP_LABELS = {"find": "listed by `find_*`", "runs": "runs (`get_jobs`)", "run_by_id": "run by id",
              "job_of_run": "the job of one of its runs", "cost_estimate": "cost estimate",
              "as_preceding_job": "named as `precedingJobId` of a new job", "get_results": "`get_results()`",
@@ -512,12 +579,15 @@ OP_LABELS = {"find": "listed by `find_*`", "runs": "runs (`get_jobs`)", "run_by_
              "create_revision": "new revision (`save()`)", "create_signal": "used by a new signal",
              "user_metrics": "recruiting metrics", "recruit": "start recruiting", "filter": "filtered view",
              "standings": "overall standings", "create_leaderboard": "gets a new leaderboard",
-             "disable_participant": "one of its participants disabled"}
+             "disable_participant": "one of its participants disabled",
+             "rapids": "its rapids", "add_rapid": "`add_rapid`", "use_in_revision": "named by a new revision"}
 OP_LABELS_BY_RESOURCE = {("job_definition", "assign_job"): "used by a new job",
                          ("custom_audience", "assign_job"): "assigned a job", ("custom_audience", "update"): "rename",
                          ("flow", "items"): "its items (`get_flow_items`)", ("flow", "update"): "`update_config`",
                          ("flow_item", "status"): "`get_status()`", ("flow_item", "results"): "`get_results()`",
-                         ("flow_item", "win_loss_matrix"): "`get_win_loss_matrix()`"}
+                         ("flow_item", "win_loss_matrix"): "`get_win_loss_matrix()`",
+                         ("unlisted_audience", "assign_job"): "assigned a job",
+                         ("validation_set", "update"): "`update_dimensions`"}
 
 
 def render_matrix() -> str:

@@ -52,7 +52,9 @@ def test_clock_moves_stay_in_their_world(worlds_server):
     assert a.get("/_sim/clock").json()["now"] > before_b
 
     worlds = a.get("/_sim/worlds").json()
-    assert worlds["yours"] == "alice" and {"alice", "bob", "default"} <= {w["id"] for w in worlds["worlds"]}
+    # A caller sees its own world only: not the other worlds' clients, seeds and clocks.
+    assert worlds["yours"] == "alice" and [w["id"] for w in worlds["worlds"]] == ["alice"]
+    assert worlds["worlds"][0]["clients"] == ["alice"] and "bob" not in json.dumps(worlds)
     # A world is reset only from inside it; the reset keeps its credentials working.
     assert a.post("/_sim/worlds/bob/reset").status_code == 403
     assert a.post("/_sim/worlds/alice/reset").status_code == 200

@@ -38,6 +38,15 @@ def test_clock_outage_events_worlds_reset_against_a_running_server(tmp_path):
         assert json.loads(cli("outage", "3h", *d).stdout)["missed"] == {}
         events = [json.loads(line)["kind"] for line in cli("events", *d).stdout.splitlines()]
         assert "clock.advanced" in events and "outage.ended" in events and "clock.speed" in events
+        # The log comes in pages; the client follows them, and the pages make up the whole log.
+        from rapidata_sim.serving.remote import Remote, connection
+
+        remote = Remote(connection(str(tmp_path)))
+        pages = list(remote.events(0, limit=2))
+        assert len(pages) > 2 and all(len(p.splitlines()) <= 2 for p in pages)
+        assert "".join(pages) == "".join(remote.events(0))
+        assert [json.loads(line)["kind"] for line in "".join(pages).splitlines()][:len(events)] == events
+        remote.http.close()
         # From the environment instead of --data-dir, as another user would: a world of their own.
         other = {**clean_env(), **exports, "RAPIDATA_CLIENT_ID": "dana", "RAPIDATA_CLIENT_SECRET": "dana-secret"}
         assert json.loads(cli("worlds", env=other).stdout)["yours"] == "dana"

@@ -188,6 +188,11 @@ def test_update_filters_and_start_recruiting(client, sim):
     assert audience.get_recruiting_metrics().graduated == 0
     audience.update_filters([CountryFilter(["US"])])
     assert sim.store.get("audiences", audience.id)["filters"] == [{"_t": "CountryFilter", "countries": ["US"]}]
+    # The default graduation rule asks for 10 validation tasks: the service refuses to recruit with fewer
+    # examples (SimConfig.recruit_requires_examples), so give it ten.
+    for i in range(10):
+        audience.add_classification_example(instruction="Cat or dog?", answer_options=["Cat", "Dog"],
+                                            datapoint=f"animal {i}", truth=["Cat"], data_type="text")
     audience.start_recruiting()
     population = sim.crowd.population(sim.store.get("audiences", audience.id))
     assert audience.get_recruiting_metrics().graduated == 0

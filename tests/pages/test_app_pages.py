@@ -73,8 +73,10 @@ def test_each_page_is_the_dashboard_holding_no_data_and_404_for_what_is_not_ther
     sim.audiences.create(audience_id="ula_open", name="open door", organization_id=me.organization_id,
                          owner_id=me.user_id, owner_mail=me.email)
     labeled = sim.jobs.create(me, definition_id=definition["id"], audience_id="ula_open")
+    gold = sim.validation_sets.create(me, name="secret-name gold")
     found = [f"/definitions/{definition['id']}", f"/audiences/global/job/{job['id']}", "/audiences/global",
-             f"/signals/{signal['id']}", "/label/ula_open", f"/label/ula_open/job/{labeled['id']}"]
+             f"/signals/{signal['id']}", "/label/ula_open", f"/label/ula_open/job/{labeled['id']}",
+             f"/validation-set/detail/{gold['id']}"]
     for path in found:
         page = client.get(path)
         assert page.status_code == 200, path
@@ -83,16 +85,15 @@ def test_each_page_is_the_dashboard_holding_no_data_and_404_for_what_is_not_ther
         assert "secret-name" not in page.text and "daily" not in page.text  # its script fetches the object
     missing = ["/definitions/jd_nope", f"/audiences/aud_MU1GZYoESyO/job/{job['id']}",  # not that job's audience
                "/audiences/aud_nope/job/job_nope", "/signals/sig_nope", "/label/global",  # not unlisted
-               "/audiences/aud_nope", f"/label/ula_open/job/{job['id']}"]
+               "/audiences/aud_nope", f"/label/ula_open/job/{job['id']}", "/validation-set/detail/vs_nope"]
     for path in missing:
         page = client.get(path)
         assert page.status_code == 404, path
         assert page.headers["content-type"].startswith("text/html") and SHELL in page.text
         assert "not found" in page.text or "not on audience" in page.text or "Unlisted" in page.text, path
-    for path in ("/validation-set/detail/vs_1", "/mri/benchmarks/bm_1", "/mri/benchmarks/bm_1/leaderboard/lb_1"):
-        page = client.get(path)
-        assert page.status_code == 404 and "rapidata-sim does not simulate" in page.text, path
-        assert "sign in" not in page.text.split('id="focus"')[1].split("</div>")[0]  # no world would have it
+    for path in ("/mri/benchmarks/bm_1", "/mri/benchmarks/bm_1/leaderboard/lb_1", "/flows/flow_1"):
+        page = client.get(path)  # simulated now (tests/pages/test_dashboard_ranking.py): this world has none
+        assert page.status_code == 404 and "not found" in page.text and "sign in" in page.text, path
 
 
 def test_the_state_describes_the_object_to_its_own_organization_only(world):

@@ -20,7 +20,7 @@ the oversized rows are cheap. ``render_table()`` prints the table as markdown.
 
 To add a row: append a ``Row(...)`` to ``ROWS`` (``{name}`` in ``path``/``body`` refers to the ids
 the ``world`` fixture makes: ``private``, ``public``, ``definition``, ``dataset``, ``job``, ``batch``,
-``runsignal``, ``example_audience``; ``who`` picks the credentials, see ``_auth``).
+``runsignal``, ``example_audience``, ``validation_set``; ``who`` picks the credentials, see ``_auth``).
 """
 
 from __future__ import annotations
@@ -230,6 +230,46 @@ ROWS: list[Row] = [
            {"behaviour": {}, "at": "0001-01-01T00:00:00+01:00"}, "at"),
           ("reset to year 1", "POST", "/_sim/worlds/{disk_world}/reset", {"start": "0001-01-01T00:00:00Z"}, "body"),
       ]],
+    # -- numbers, instants and sizes the store or the calendar cannot take (issue 16) ------------
+    Row("reset to year 0 in UTC", "POST /_sim/worlds/{disk_world}/reset, {\"start\": \"0001-01-01T00:00:00+01:00\"}",
+        400, "an instant whose UTC reading is before year 1 is outside the calendar, not an overflow", "POST",
+        "/_sim/worlds/{disk_world}/reset", {"start": "0001-01-01T00:00:00+01:00"}, who="disk", key="body",
+        server="disk"),
+    *[Row(f"event log since {label}", f"GET /_sim/events?since={label}", 400,
+          "a sequence number is a SQLite integer: past it, a 400 naming the range", "GET",
+          f"/_sim/events?since={value}", who="disk", key="since", server="disk")
+      for label, value in (("10**30", 10**30), ("-10**30", -10**30))],
+    Row("event log page of 0", "GET /_sim/events?limit=0", 400, "a page holds 1 to 100000 events", "GET",
+        "/_sim/events?limit=0", who="disk", key="limit", server="disk"),
+    *[Row(f"{label} across 175,200 hourly firings", f"POST {path}, {json.dumps(body)} (an hourly signal)", 400,
+          "one request crosses at most 100,000 grid points (SimConfig.max_firings_per_request), refused "
+          "before anything is written, so no request holds its world for minutes", "POST", path, body,
+          who="disk", key="seconds", server="disk")
+      for label, path, body in (("advance 20 years", "/_sim/clock/advance", {"seconds": 20 * 365 * 86400}),
+                                ("outage of 20 years", "/_sim/outage", {"seconds": 20 * 365 * 86400}))],
+    Row("list filter from year 0 in UTC", "GET /audiences?created_at[gt]=0001-01-01T00:00:00+01:00", 400,
+        "an instant before year 1 in UTC is not one", "GET",
+        "/audiences?created_at%5Bgt%5D=0001-01-01T00:00:00%2B01:00", key="created_at[gt]"),
+    Row("list filter past year 9999 in UTC", "GET /jobs?created_at[lt]=9999-12-31T23:59:59-01:00", 400,
+        "nor one after year 9999", "GET", "/jobs?created_at%5Blt%5D=9999-12-31T23:59:59-01:00",
+        key="created_at[lt]"),
+    Row("run filter from year 0 in UTC", "GET /signal/{runsignal}/run?started_at[gte]=0001-01-01T00:00:00+01:00", 400,
+        "the runs list parses instants the same way", "GET",
+        "/signal/{runsignal}/run?started_at%5Bgte%5D=0001-01-01T00:00:00%2B01:00", key="started_at[gte]"),
+    Row("sort given 2001 times", "GET /audiences?sort=name&sort=name... (2001 times)", 400,
+        "at most 20 sort keys (SQLite refuses an ORDER BY of more than 10000 terms)", "GET",
+        "/audiences?" + "&".join(["sort=name"] * 2001), key="sort"),
+    Row("60000-character name[contains]", "GET /audiences?name[contains]=a...a (60000)", 400,
+        "a text filter looks for at most 10000 characters (SQLite refuses LIKE patterns past 50000 bytes)",
+        "GET", "/audiences?name%5Bcontains%5D=" + "a" * 60_000, key="name[contains]"),
+    Row("unclosed IPv6 host in an asset URL", "POST /asset/url?url=http://[::1", 400,
+        "not a URL: refused like any other", "POST", "/asset/url?url=http%3A%2F%2F%5B%3A%3A1", key="url"),
+    Row("Arabic-Indic digit as a page size", "GET /audiences?page_size=\u0665", 400,
+        "integers are ASCII digits, as .NET parses them (Python's int() would read 5)", "GET",
+        "/audiences?page_size=%D9%A5", key="page_size"),
+    Row("underscore in a page number", "GET /audiences?page=1_000", 400,
+        "nor does .NET read digit separators (Python's int() would read 1000)", "GET", "/audiences?page=1_000",
+        key="page"),
     # -- unknown discriminators ----------------------------------------------------------------
     Row("unknown referee _t", 'POST /job/definition, referee {"_t": "DropTables"}', 400,
         "discriminators come from a closed set", "POST", "/job/definition",
@@ -358,6 +398,26 @@ ROWS: list[Row] = [
         who="stranger", server="worlds"),
     Row("another world's token deletes this world's signal", "DELETE /signal/{w_signal}, stranger's token", 404,
         "nor change them", "DELETE", "/signal/{w_signal}", who="stranger", server="worlds"),
+    # -- world floods (a server of many worlds on a data dir, capped at one world besides the default) --
+    Row("new client id without a grant type", "POST /connect/token, client_id=flood-new&client_secret=s", 400,
+        "unsupported_grant_type; a refused token request makes no world (the restart check counts them)",
+        "POST", "/connect/token", b"client_id=flood-new&client_secret=s", who=None,
+        content_type="application/x-www-form-urlencoded", key="unsupported_grant_type", shape="oauth",
+        server="disk"),
+    Row("new client id with the password grant", "POST /connect/token, grant_type=password, new client id", 400,
+        "unsupported_grant_type, and no world", "POST", "/connect/token",
+        b"grant_type=password&client_id=flood-new&client_secret=s", who=None,
+        content_type="application/x-www-form-urlencoded", key="unsupported_grant_type", shape="oauth",
+        server="disk"),
+    Row("new client id past --max-worlds", "POST /connect/token, new credentials on a server at its world cap",
+        403, "access_denied naming the cap (Worlds(max_worlds=...)); nothing is made", "POST", "/connect/token",
+        b"grant_type=client_credentials&client_id=flood-new&client_secret=s", who=None,
+        content_type="application/x-www-form-urlencoded", key="access_denied", shape="oauth", server="disk"),
+    Row("5000-character client id past --max-worlds", "POST /connect/token, client_id=q*5000", 403,
+        "a long id is refused by the cap, not by a file name too long (below the cap it gets a world: "
+        "test_world_floods)", "POST", "/connect/token",
+        b"grant_type=client_credentials&client_secret=s&client_id=" + b"q" * 5000, who=None,
+        content_type="application/x-www-form-urlencoded", key="access_denied", shape="oauth", server="disk"),
     # -- methods -----------------------------------------------------------------------------
     Row("DELETE on a list", "DELETE /jobs", 405, "no bulk delete", "DELETE", "/jobs"),
     Row("PUT on a definition", "PUT /job/definition/{definition}", 405, "PATCH renames; PUT does not exist", "PUT",
@@ -399,6 +459,31 @@ ROWS: list[Row] = [
     Row("SQL in a standings tag filter", f"GET /benchmark/{SQL}/standings/query?tags[in]=...", 404,
         "a bound lookup: no such benchmark", "GET",
         "/benchmark/%27%20OR%20%271%27%3D%271%27%20--/standings/query?tags%5Bin%5D=%27%20OR%201%3D1%20--"),
+    # -- validation sets, unlisted audiences, billing --------------------------------------------
+    Row("blank validation set name", 'POST /validation-set {"name": "   "}', 400, "a set needs a name",
+        "POST", "/validation-set", {"name": "   "}, key="name"),
+    Row("rapid of an unknown payload kind", 'POST /validation-set/{validation_set}/rapid, payload._t "DropTable"',
+        400, "the payload is one of the service's IRapidPayload kinds, checked before anything is stored",
+        "POST", "/validation-set/{validation_set}/rapid",
+        {"asset": {"_t": "TextAssetInput", "text": "a"}, "payload": {"_t": "DropTable"}}, key="payload"),
+    Row("rapid whose guess chance is 7", 'POST /validation-set/{validation_set}/rapid, "randomCorrectProbability": 7',
+        400, "a probability is in [0, 1]", "POST", "/validation-set/{validation_set}/rapid",
+        {"asset": {"_t": "TextAssetInput", "text": "a"}, "payload": {"_t": "ClassifyPayload", "categories": [],
+                                                                     "title": "?"}, "randomCorrectProbability": 7},
+        key="randomCorrectProbability"),
+    Row("validation set dimensions as a string", 'PATCH /validation-set/{validation_set} {"dimensions": "all"}', 400,
+        "a list of strings, strictly", "PATCH", "/validation-set/{validation_set}", {"dimensions": "all"},
+        key="dimensions"),
+    Row("revision naming an unknown validation set", 'POST /job/definition/{definition}/revision '
+        '{"validationSetId": "vs_nope"}', 400, "as for an unknown dataset: the field is named, no revision is made",
+        "POST", "/job/definition/{definition}/revision", {"validationSetId": "vs_nope"}, key="validationSetId"),
+    Row("SQL in validation set name[contains]", f"GET /validation-sets?name[contains]={SQL}", 200,
+        "a literal substring", "GET", "/validation-sets?name%5Bcontains%5D=%27%20OR%20%271%27%3D%271%27%20--",
+        shape="no-match", baseline="/validation-sets"),
+    Row("blank unlisted audience name", 'POST /audience/unlisted {"name": ""}', 400, "an audience needs a name",
+        "POST", "/audience/unlisted", {"name": ""}, key="name"),
+    Row("billing without a token", "GET /billing-period/active, no Authorization", 401,
+        "an organization's spending is not public", "GET", "/billing-period/active", who=None),
 ]
 
 
@@ -423,6 +508,7 @@ def world(contract):
     sim.advance(seconds=30)  # the trigger's run starts: the runs list is not empty
     job = sim.jobs.create(me, definition_id=definition["id"], audience_id="global")
     batch = sim.datasets.start_batch(me, ["https://example.com/a.png"], "corr-1")
+    validation_set = sim.validation_sets.create(me, name="gold")
     # a client that is deleted after its token was issued
     with sim.store.transaction():
         sim.identity.create_client(me.user_id, client_id=DOOMED[0], secret=DOOMED[1])
@@ -453,7 +539,8 @@ def world(contract):
         "worlds": worlds_server, "whttp": whttp,
         "ids": {"private": private["id"], "public": public["id"], "definition": definition["id"],
                 "dataset": ds["id"], "job": job["id"], "batch": batch["id"], "runsignal": private["id"],
-                "example_audience": "aud_sim_nightowls", "w_signal": wsignal["id"]},
+                "example_audience": "aud_sim_nightowls", "w_signal": wsignal["id"],
+                "validation_set": validation_set["id"]},
     }
     for c in (http, default, whttp, wdefault_client, stranger):
         c.close()
@@ -474,7 +561,7 @@ class DiskServer:
         from starlette.testclient import TestClient
 
         self.data_dir = data_dir
-        self.worlds = Worlds(seed=6, speed=0, data_dir=data_dir)
+        self.worlds = Worlds(seed=6, speed=0, data_dir=data_dir, max_worlds=1)  # the disk world only
         self.http = TestClient(self.worlds, base_url="https://127.0.0.1")
 
     def restart(self) -> "DiskServer":
@@ -492,7 +579,7 @@ def disk(tmp_path_factory):
     _, definition = one_datapoint_definition(world, owner, "disk")
     world.signals.create(owner, name="hourly", audience_id="global", job_definition_id=definition["id"],
                          interval_seconds=3600)
-    state = {"server": server, "token": token.json()["access_token"], "world": world.store.path}
+    state = {"server": server, "token": token.json()["access_token"], "world": server.worlds.for_client(*DISK)}
     yield state
     state["server"].http.close()
     state["server"].worlds.close()
@@ -527,7 +614,7 @@ def _content(w: dict[str, Any], body: Any) -> Any:
 @pytest.mark.parametrize("row", ROWS, ids=[r.id for r in ROWS])
 def test_hostile_input(world, disk, row: Row):
     w = {**world, "disk": disk, "tokens": {**world["tokens"], "disk": disk["token"]},
-         "ids": {**world["ids"], "disk_world": Path(disk["world"]).stem}}
+         "ids": {**world["ids"], "disk_world": disk["world"]}}
     http = {"sim": w["http"], "worlds": w["whttp"], "disk": disk["server"].http}[row.server]
     path = row.path.format(**w["ids"])
     headers = _auth(w, row.who)
@@ -581,13 +668,13 @@ def _still_runs_and_restarts(disk: dict[str, Any]) -> None:
     assert day.status_code == 200, day.text[:300]
     assert disk["server"].http.get("/_sim/dashboard/state", headers=auth).status_code == 200
     disk["server"] = disk["server"].restart()
+    default = disk["server"].http.post("/connect/token", data={"grant_type": "client_credentials"}, auth=DEFAULT)
+    for headers in (auth, {"Authorization": f"Bearer {default.json()['access_token']}"}):
+        r = disk["server"].http.get("/_sim/clock", headers=headers)  # opens the world (on demand)
+        assert r.status_code == 200, r.text[:300]
     worlds = disk["server"].worlds.list()
     assert [w["id"] for w in worlds if w["status"] != "open"] == [], worlds
     assert len(worlds) == 2, worlds  # the default world and the disk world, nothing made by a row
-    default = disk["server"].http.post("/connect/token", data={"grant_type": "client_credentials"}, auth=DEFAULT)
-    for headers in (auth, {"Authorization": f"Bearer {default.json()['access_token']}"}):
-        r = disk["server"].http.get("/_sim/clock", headers=headers)
-        assert r.status_code == 200, r.text[:300]
 
 
 def test_table_is_big_enough_and_ids_unique():

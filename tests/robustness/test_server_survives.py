@@ -29,7 +29,7 @@ from starlette.testclient import TestClient
 from rapidata_sim import Clock
 from rapidata_sim.core.clock import HORIZON, MAX_SPEED, CalendarError, iso
 from rapidata_sim.crowd import Classify, FreeText, Population, Prefer
-from rapidata_sim.serving.worlds import Worlds
+from rapidata_sim.serving.worlds import Worlds, file_name
 
 DEFAULT = ("rapidata-sim", "rapidata-sim-secret")
 
@@ -69,7 +69,7 @@ def with_signal(server: Server, client_id: str, interval_seconds: int = 3600) ->
 
 def wind_back_wall(data_dir: Path, world_id: str, seconds: float) -> None:
     """Make a stopped world's last save ``seconds`` older: its next start catches up that downtime."""
-    path = data_dir / "worlds" / f"{world_id}.sqlite3"
+    path = data_dir / "worlds" / file_name(world_id)
     with sqlite3.connect(path) as db:
         saved = json.loads(db.execute("SELECT value FROM meta WHERE key = 'clock'").fetchone()[0])
         saved["wall"] -= seconds
@@ -112,8 +112,8 @@ def test_a_world_at_the_horizon_keeps_serving_and_restarts(tmp_path):
     assert r.status_code == 200 and r.json()["now"] == iso(HORIZON), r.text
     wind_back_wall(tmp_path, "edge", 3600)  # an hour of downtime at speed 1, at the horizon
     server = server.restart()
+    r = server.http.get("/_sim/clock", headers=auth)  # opens the world
     assert {w["id"]: w["status"] for w in server.worlds.list()} == {"default": "open", "edge": "open"}
-    r = server.http.get("/_sim/clock", headers=auth)
     assert r.status_code == 200 and r.json()["now"] == iso(HORIZON), r.text
     assert server.http.get("/signal", headers=auth).status_code == 200
     server.close()
@@ -145,11 +145,14 @@ def test_a_broken_world_is_quarantined_and_the_others_serve(tmp_path):
         db.execute("""UPDATE audiences SET population = '{"countries": {}}' WHERE id = 'global'""")
     db.close()
     wind_back_wall(tmp_path, "alice", 2 * 3600)
-    (tmp_path / "worlds" / "carol.sqlite3").write_bytes(b"not a database " * 100)
+    (tmp_path / "worlds" / file_name("carol")).write_bytes(b"not a database " * 100)
 
     server = Server(tmp_path)  # starts: the broken worlds do not stop it
+    # Worlds open on demand: alice's first request opens it, and it is quarantined then.
+    r = server.http.get("/signal", headers=alice)
+    assert r.status_code == 503 and "quarantined" in r.json()["detail"], r.text
     status = {w["id"]: w for w in server.worlds.list()}
-    assert status["bob"]["status"] == "open" and status["default"]["status"] == "open"
+    assert status["bob"]["status"] in ("open", "closed") and status["default"]["status"] == "open"
     assert status["alice"]["status"] == "quarantined" and "countries" in status["alice"]["error"]
     assert status["alice"]["clients"] == ["alice"]
     assert status["carol"]["status"] == "quarantined" and status["carol"]["clients"] == []
@@ -168,6 +171,8 @@ def test_a_broken_world_is_quarantined_and_the_others_serve(tmp_path):
     assert r.status_code == 200, r.text
     assert server.http.get("/signal", headers=alice).json()["total"] == 0
     server = server.restart()
+    for who in ("alice", "bob", "dave"):  # each opens on its first request
+        assert server.http.get("/signal", headers=server.auth(who)).status_code == 200
     assert sorted(w["id"] for w in server.worlds.list() if w["status"] == "open") == ["alice", "bob", "dave",
                                                                                       "default"]
     server.close()
@@ -265,8 +270,8 @@ def test_generated_control_bodies_never_break_a_world_or_its_restart(fuzz_dir, c
                 assert day.status_code == 200, (method, path, body, day.text[:300])
         wind_back_wall(data_dir, "fuzz", 2**31)  # the restart catches up a firing or two
         server = server.restart(speed=1)
+        assert server.http.get("/signal", headers=auth).status_code == 200  # opens the world
         status = {w["id"]: w["status"] for w in server.worlds.list()}
         assert status == {"default": "open", "fuzz": "open"}, server.worlds.list()
-        assert server.http.get("/signal", headers=auth).status_code == 200
     finally:
         server.close()

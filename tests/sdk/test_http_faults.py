@@ -225,3 +225,29 @@ def test_faults_never_hit_the_control_surface_or_the_token_unless_named(sim, htt
     assert http.get("/audience/global").status_code == 200
     assert [e["kind"] for e in sim.events() if e["kind"].startswith("http.")] == [
         "http.fault_rule", "http.fault", "http.fault_rule", "http.fault", "http.faults_cleared"]
+
+
+def test_rules_apply_only_after_authentication(sim, http):
+    """Unauthenticated requests get 401, not the injected status; they log no ``http.fault`` and use
+    up no draw: the authenticated requests after them see exactly the faults of a world that never
+    saw them (same seed, same rule)."""
+    rule = {"status": 503, "probability": 0.5, "path": "/audience/*", "method": "GET", "count": 50}
+    assert http.post("/_sim/faults/http", json=rule).status_code == 200
+    for headers in ({"Authorization": ""}, {"Authorization": "Bearer not-a-token"},
+                    {"Authorization": "Basic cmFwaWRhdGEtc2ltOnJhcGlkYXRhLXNpbS1zZWNyZXQ="}):
+        for _ in range(5):
+            assert http.get("/audience/global", headers=headers).status_code == 401
+    assert fault_events(sim) == []
+    assert http.get("/_sim/faults/http").json()["rules"][0]["injected"] == 0
+    seen = [http.get("/audience/global").status_code for _ in range(20)]
+
+    twin = Simulator(seed=1234)
+    try:
+        twin_http = https_client(twin.serve())
+        assert twin_http.post("/_sim/faults/http", json=rule).status_code == 200
+        assert [twin_http.get("/audience/global").status_code for _ in range(20)] == seen
+        twin_http.close()
+    finally:
+        twin.close()
+    assert set(seen) == {200, 503}  # the rule did fire on the authenticated ones
+    assert len(fault_events(sim)) == seen.count(503)

@@ -61,6 +61,9 @@ Allow-lists (cite these constants, not this prose):
     - ``/participants/submit``: 3.27.1's ``ParticipantApi.participants_submit_post`` (``benchmark.run``,
       ``participant.run``) submits up to 100 participants at once; the snapshot has only the single
       ``/participants/{participantId}/submit``.
+    - ``/audience/unlisted`` (POST, ``create_unlisted_audience``) and ``/billing/outstanding``
+      (``billing.get_outstanding_balance``): 3.27.1's ``UnlistedAudienceApi`` and ``BillingApi``
+      call them; absent from the snapshot.
 
 ``EXTRA_STATUSES`` — statuses accepted although the operation does not declare them:
     - 404 (every operation): the real service answers 404 for unknown ids; the specs declare only
@@ -143,6 +146,10 @@ NOT_IN_SPEC: dict[str, str] = {
     "/participants/submit": ("3.27.1's ParticipantApi.participants_submit_post (benchmark.run, participant.run) "
                              "submits up to 100 participants at once; the snapshot has only the single "
                              "/participants/{participantId}/submit."),
+    "/audience/unlisted": ("3.27.1's create_unlisted_audience posts here (UnlistedAudienceApi); absent from the "
+                           "spec snapshot."),
+    "/billing/outstanding": ("3.27.1's billing.get_outstanding_balance reads it (BillingApi, "
+                             "GetOutstandingCostEndpointOutput); absent from the spec snapshot."),
 }
 
 

@@ -138,7 +138,7 @@ def test_another_worlds_data_is_out_of_reach_and_a_world_deletes_only_itself(wor
             assert bob.get(path).status_code == 404, path
             assert default.get(path).status_code == 404, path
 
-        store = Path(tmp_path) / "worlds" / "alice.sqlite3"
+        store = Path(worlds_server.worlds.get("alice").store.path)
         assert store.exists()
         assert bob.delete("/_sim/worlds/alice").status_code == 403  # not from outside
         assert default.delete("/_sim/worlds/default").status_code == 403  # never the default world

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -20,6 +21,7 @@ import pytest
 from rapidata_sim.testing import offline_sdk
 from rapidata_sim.core.clock import parse_iso
 from rapidata_sim.serving.remote import Remote, connection
+from rapidata_sim.serving.worlds import file_name
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 FILES = sorted(p.name for p in SCENARIOS.glob("*.toml"))
@@ -54,8 +56,15 @@ def served(tmp_path_factory):
         server.wait(timeout=20)
 
 
-def world_ids(remote: Remote) -> set[str]:
-    return {w["id"] for w in remote.call("GET", "/_sim/worlds")["worlds"]}
+def world_ids(served: Path) -> set[str]:
+    """The worlds kept on the server's data dir (over HTTP a caller sees only its own)."""
+    ids = set()
+    for path in (served / "worlds").glob("*.sqlite3"):
+        db = sqlite3.connect(path)
+        row = db.execute("SELECT value FROM meta WHERE key = 'world_id'").fetchone()
+        db.close()
+        ids.add(row[0] if row else path.stem)
+    return ids
 
 
 def snapshot(remote: Remote) -> dict:
@@ -83,7 +92,7 @@ def test_every_shipped_scenario_passes_on_a_server_and_the_callers_world_is_unto
                                                         data_type="text", responses_per_datapoint=1)
     mine = sdk_client.signals.create_signal(name="mine", audience="global", job_definition=jd, interval_hours=24)
     caller.call("POST", "/_sim/clock/advance", {"seconds": 3600})
-    before, worlds_before = snapshot(caller), world_ids(caller)
+    before, worlds_before = snapshot(caller), world_ids(served)
     assert [s["id"] for s in before["signals"]] == [mine.id] and before["clock"]["speed"] == 0
 
     remote = cli("run", *FILES, "--data-dir", str(served))
@@ -95,7 +104,7 @@ def test_every_shipped_scenario_passes_on_a_server_and_the_callers_world_is_unto
     assert remote.stdout == local.stdout
 
     assert snapshot(caller) == before  # signals, events, clock reading and speed, policy
-    assert world_ids(caller) == worlds_before  # the scratch worlds are deleted
+    assert world_ids(served) == worlds_before  # the scratch worlds are deleted
     assert not list((served / "worlds").glob("scenario-*"))
     caller.http.close()
 
@@ -105,7 +114,7 @@ def test_a_kept_world_stays_and_a_running_clock_keeps_its_speed(served):
     settings = {**connection(str(served)), "RAPIDATA_CLIENT_ID": "carol", "RAPIDATA_CLIENT_SECRET": "carol-secret"}
     carol = Remote(settings)
     carol.call("PATCH", "/_sim/clock", {"speed": 1})
-    events_before, worlds_before = carol.call("GET", "/_sim/events"), world_ids(carol)
+    events_before, worlds_before = carol.call("GET", "/_sim/events"), world_ids(served)
     wall_before, now_before = time.time(), parse_iso(carol.call("GET", "/_sim/clock")["now"])
 
     out = cli("run", "pause_resume.toml", "--server", "--keep-world", env=settings)
@@ -117,7 +126,7 @@ def test_a_kept_world_stays_and_a_running_clock_keeps_its_speed(served):
     assert 0 <= elapsed <= time.time() - wall_before + 5  # moved with the wall, not reset to the scenario's start
     assert carol.call("GET", "/_sim/events") == events_before
 
-    kept = world_ids(carol) - worlds_before
+    kept = world_ids(served) - worlds_before
     assert len(kept) == 1 and next(iter(kept)).startswith("scenario-"), kept
     (world_id,) = kept
     assert f"kept world {world_id}" in out.stderr
@@ -125,9 +134,9 @@ def test_a_kept_world_stays_and_a_running_clock_keeps_its_speed(served):
     inside = Remote({**settings, **creds})
     assert [s["name"] for s in inside.call("GET", "/signal")["items"]] == ["daily"]
     assert inside.call("GET", "/_sim/clock")["now"].startswith("2026-03-07T10:00")  # where the scenario ended
-    assert (served / "worlds" / f"{world_id}.sqlite3").exists()
+    assert (served / "worlds" / file_name(world_id)).exists()
     inside.call("DELETE", f"/_sim/worlds/{world_id}")  # what the run does without --keep-world
-    assert world_ids(carol) == worlds_before
+    assert world_ids(served) == worlds_before
     inside.http.close()
     carol.http.close()
 

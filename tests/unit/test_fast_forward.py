@@ -196,6 +196,30 @@ def test_a_year_of_steady_firings_is_written_on_first_read():
     assert state(fast) == state(slow)
 
 
+def test_a_long_stretch_is_written_in_batches_with_the_same_rows(monkeypatch):
+    """The ledger writes a long stretch's rows a batch at a time (memory bounded), and the rows,
+    their order and the event log are what the one-by-one world wrote."""
+    from rapidata_sim.scheduling import ledger
+
+    monkeypatch.setattr(ledger, "WRITE_BATCH", 7)
+    inserts: list[int] = []
+    sims = [world(True, 5), world(False, 5)]
+    for sim in sims:
+        sim.audiences.configure("global", labeling_seconds=0)
+        definition = sim.store.select("job_definitions", order_by="rowid")[0]["id"]
+        for i in range(2):
+            sim.signals.create(sim.principal(), name=f"s{i}", audience_id="global", job_definition_id=definition,
+                               interval_seconds=3600 * (i + 1))
+        sim.advance(timedelta(days=5))
+    fast, slow = sims
+    assert fast.scheduler.ledger.pending()
+    original = fast.store.insert_encoded
+    monkeypatch.setattr(fast.store, "insert_encoded",
+                        lambda table, rows: (inserts.append(len(rows)), original(table, rows))[1])
+    assert state(fast) == state(slow)
+    assert max(inserts) <= 7 * 2 and len(inserts) > 10  # runs/jobs: 7 a batch; events: up to 2 a firing
+
+
 @pytest.mark.parametrize("triggered", [0, 1])
 @pytest.mark.parametrize("labeling", [0, 600])
 def test_a_stretch_meeting_one_by_one_firings_at_one_instant(triggered, labeling):
