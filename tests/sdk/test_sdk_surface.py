@@ -22,11 +22,12 @@ REV, RES, SIG, JD = ("tests/sdk/test_revisions.py", "tests/sdk/test_results_form
 FLOWS, BENCH, MRI = "tests/sdk/test_flows.py", "tests/sdk/test_benchmarks.py", "tests/guides/test_guide_mri.py"
 GUIDE, AUD = "tests/guides/test_guide_shipped.py", "tests/guides/test_guide_quickstart_audiences.py"
 SIGNALS_GUIDE = "tests/guides/test_guide_signals.py"
-#: Built on the branch i-valbill, merged later: its tests fill these in. ``Pending`` fails once the
-#: file exists or the simulator serves the route (``docs/endpoints.md``), whichever comes first.
+#: Built on the branch i-valbill (merged): validation sets, billing, unlisted audiences. Until it
+#: was, they were ``Pending`` entries (which fail once their file exists or the simulator serves
+#: their route, ``docs/endpoints.md``): use one for whatever is next built on another branch.
 VALIDATION = "tests/sdk/test_validation_sets.py"
 BILLING = "tests/sdk/test_billing.py"
-UNLISTED = "tests/sdk/test_unlisted_audiences.py"
+UNLISTED = "tests/sdk/test_audience_semantics.py"
 
 
 def T(test: str, where: str = HOME) -> Test:
@@ -62,7 +63,6 @@ def _placements() -> dict[type, dict[str, object]]:
     from rapidata.rapidata_client.validation.rapidata_validation_set import RapidataValidationSet
     from rapidata.rapidata_client.validation.validation_set_manager import ValidationSetManager
 
-    vs = lambda: pending(VALIDATION, "POST /validation-set")  # noqa: E731
     placed: dict[type, dict[str, object]] = {
         RapidataClient: {
             "get_token": T("test_client_credentials_and_userinfo", "tests/sdk/test_auth_and_visibility.py"),
@@ -75,7 +75,7 @@ def _placements() -> dict[type, dict[str, object]]:
             "create_audience": T("test_custom_audiences", GUIDE),
             "find_audiences": T("test_audiences_complete_example", AUD),
             "get_audience_by_id": T("test_step_by_step_workflow", GUIDE),
-            "create_unlisted_audience": pending(UNLISTED, "POST /audience/unlisted"),
+            "create_unlisted_audience": T("test_unlisted_audience_flow", UNLISTED),
         },
         RapidataJobManager: {
             "create_classification_job_definition": T("test_classification", JD),
@@ -156,10 +156,11 @@ def _placements() -> dict[type, dict[str, object]]:
             "name": CACHED, "filters": CACHED,
         },
         RapidataUnlistedAudience: {
-            "assign_job": pending(UNLISTED, "POST /audience/unlisted"),
-            "find_jobs": pending(UNLISTED, "POST /audience/unlisted"),
-            "get_job_link": pending(UNLISTED, "POST /audience/unlisted"),
-            "link": pending(UNLISTED, "POST /audience/unlisted"),
+            "assign_job": T("test_unlisted_audience_flow", UNLISTED),
+            "find_jobs": T("test_unlisted_audience_flow", UNLISTED),
+            "link": T("test_unlisted_audience_flow", UNLISTED),
+            # Both only format the environment's app URL (no request), but read it off the API client.
+            "get_job_link": T("test_audience_rename_delete_and_a_filtered_slices_jobs"),
             "name": CACHED, "filters": CACHED,
         },
         RapidataSignalManager: {
@@ -215,18 +216,24 @@ def _placements() -> dict[type, dict[str, object]]:
             "format_error_details": NoRequest("formats the failure already recorded"),
             "from_exception": NoRequest("builds a failure record from an exception"),
         },
-        ValidationSetManager: {name: vs() for name in (
-            "create_classification_set", "create_compare_set", "create_draw_set", "create_locate_set",
-            "create_mixed_set", "create_select_words_set", "create_timestamp_set", "find_validation_sets",
-            "get_validation_set_by_id")},
+        ValidationSetManager: {
+            "create_classification_set": T("test_create_classification_set_text", VALIDATION),
+            "create_compare_set": T("test_create_compare_set_media", VALIDATION),
+            **{name: T("test_create_select_words_locate_draw_timestamp_sets", VALIDATION) for name in (
+                "create_select_words_set", "create_locate_set", "create_draw_set", "create_timestamp_set")},
+            "create_mixed_set": T("test_create_mixed_set_with_dimensions", VALIDATION),
+            "get_validation_set_by_id": T("test_get_find_and_update_a_set", VALIDATION),
+            "find_validation_sets": T("test_get_find_and_update_a_set", VALIDATION),
+        },
         RapidataValidationSet: {
-            **{name: vs() for name in ("add_rapid", "delete", "update_can_be_flagged", "update_dimensions",
-                                       "update_should_alert")},
+            **{name: T("test_get_find_and_update_a_set", VALIDATION) for name in (
+                "add_rapid", "update_dimensions", "update_should_alert", "update_can_be_flagged")},
+            "delete": T("test_delete_and_visibility", VALIDATION),
             "view": BROWSER,
         },
         RapidataBillingManager: {
-            "get_current_billing_period": pending(BILLING, "GET /billing-period/active"),
-            "get_outstanding_balance": pending(BILLING, "GET /billing/outstanding"),
+            "get_current_billing_period": T("test_a_job_accrues_its_cost_as_the_crowd_answers", BILLING),
+            "get_outstanding_balance": T("test_months_close_into_the_outstanding_balance", BILLING),
         },
     }
     # The MRI classes: test_benchmarks.py's own table (whose entries name tests by a prefix, or a
@@ -269,14 +276,12 @@ def test_every_public_sdk_method_is_placed():
     assert not problems, "\n".join(problems)
 
 
-def test_pending_placements_are_listed():
-    """What is still pending (the lead fills these in when i-valbill lands): listed, so the state is
-    explicit. ``check`` fails each one once its file or its route arrives."""
+def test_nothing_is_pending_any_more():
+    """i-valbill has landed: its tests cover validation sets, billing and unlisted audiences, so no
+    entry is ``Pending`` (``check`` would fail one whose file or route has arrived anyway)."""
     waiting = sorted(f"{cls.__name__}.{name}" for cls, names in _placements().items()
                      for name, p in names.items() if isinstance(p, Pending))
-    assert waiting and all(name.split(".")[0] in {"ValidationSetManager", "RapidataValidationSet",
-                                                  "RapidataBillingManager", "RapidataAudienceManager",
-                                                  "RapidataUnlistedAudience"} for name in waiting)
+    assert waiting == []
 
 
 def test_a_wrong_placement_is_caught(tmp_path):
@@ -365,6 +370,8 @@ def test_audience_rename_delete_and_a_filtered_slices_jobs(client, sim):
     assert sim.store.get("audiences", mine.id)["name"] == "After"
     mine.delete()
     assert mine.id not in {a.id for a in client.audience.find_audiences(name="After")}
+    unlisted = client.audience.create_unlisted_audience("Linked")
+    assert unlisted.get_job_link(job).endswith(f"/label/{unlisted.id}/job/{job.id}")
 
 
 def test_the_flow_files_table_agrees():
