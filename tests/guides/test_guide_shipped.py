@@ -1,9 +1,8 @@
 """The SDK's shipped guide (``python -m rapidata skill``, the installed ``rapidata/_skill/SKILL.md``),
 section by section, against the simulator: every Python block of a section, as printed, in order.
 
-The sections covered elsewhere: "Model Ranking Insights" (``test_guide_mri.py``). Not here yet:
-"Billing" (billing is built on another branch) and the second block of "Custom Audiences"
-(``run_after``, ditto). The guide's blocks are references more than scripts, so each test is given
+The section covered elsewhere: "Model Ranking Insights" (``test_guide_mri.py``). The guide's
+blocks are references more than scripts, so each test is given
 what the guide assumes is already there: ``client`` (``RapidataClient()`` from the environment),
 ``audience`` (the global audience, the guide's default), the local files the guide names (written
 into a scratch directory first), and ``webbrowser.open`` answering False (the SDK then prints the
@@ -131,6 +130,12 @@ def test_custom_audiences(ns, sim):
     assert len(ns["examples_df"]) == 5
     assert len(audience.get_examples(amount=10)) == 4  # one deleted
     assert ns["job"].get_status() in ("Running", "Completed")
+    # The section's second block (run_after) names a definition it never makes: the guide's Draw one.
+    ns["other_job_def"] = run_section("### Draw", dict(ns), TASK_EDITS["### Draw"])["job_def"]
+    run_section("### Custom Audiences", ns, blocks=slice(1, 2))
+    assert ns["second"].get_status() == "Queued"  # behind the first, which has not finished
+    ns["first"].pause()
+    assert ns["second"].get_status() == "Queued"
 
 
 def test_context_management(ns, sim):
@@ -180,3 +185,13 @@ def test_signals(ns, sim):
     assert [s.id for s in ns["signals"]] == [ns["signal"].id]  # "Hourly prompt alignment"
     ns["signal"].delete()
     assert sim.store.get("signals", ns["signal"].id)["deleted"]
+
+
+def test_billing(ns, sim):
+    """The organization has something to bill (a period only opens then): the guide's step-by-step
+    workflow ran first; then both of the section's blocks, as printed."""
+    run_section("### Step-by-step workflow", ns)
+    run_section("## Billing", ns)
+    period = ns["period"]
+    assert period.status == "Open" and period.gross_cost > 0 and period.response_count > 0
+    assert ns["owed"] == 0.0  # the current period is not owed yet
