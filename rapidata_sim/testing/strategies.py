@@ -95,6 +95,20 @@ def _population_changes(p: Population) -> dict[str, Any]:
 _SHARED = SharedServer()
 
 
+
+def _fresh_world(seed: int, start: str) -> tuple[Any, Any]:
+    """A frozen world at ``start`` behind the session's shared server, and its SDK client."""
+    from . import offline_sdk
+    from ..core.clock import Clock, parse_iso
+    from ..simulator import Simulator
+
+    offline_sdk.quiet_env()
+    offline_sdk.skip_version_check()
+    sim = Simulator(seed=seed, clock=Clock.frozen(parse_iso(start)))
+    _SHARED.enter(sim)
+    return sim, _SHARED.client()
+
+
 class SignalMachine(RuleBasedStateMachine):
     """A world with one signal, driven through the real SDK by Hypothesis.
 
@@ -117,15 +131,7 @@ class SignalMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        from . import offline_sdk
-        from ..core.clock import Clock, parse_iso
-        from ..simulator import Simulator
-
-        offline_sdk.quiet_env()
-        offline_sdk.skip_version_check()
-        self.sim = Simulator(seed=self.seed, clock=Clock.frozen(parse_iso(self.start)))
-        _SHARED.enter(self.sim)
-        self.client = _SHARED.client()
+        self.sim, self.client = _fresh_world(self.seed, self.start)
         self.definitions: dict[str, Any] = {}
         self.signals: dict[str, Any] = {}
         self.timeline: list[dict[str, Any]] = []
@@ -238,15 +244,7 @@ class LeaderboardMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        from . import offline_sdk
-        from ..core.clock import Clock, parse_iso
-        from ..simulator import Simulator
-
-        offline_sdk.quiet_env()
-        offline_sdk.skip_version_check()
-        self.sim = Simulator(seed=self.seed, clock=Clock.frozen(parse_iso(self.start)))
-        _SHARED.enter(self.sim)
-        self.client = _SHARED.client()
+        self.sim, self.client = _fresh_world(self.seed, self.start)
         self.benchmarks: dict[str, Any] = {}
         self.leaderboards: dict[tuple[str, str], Any] = {}
         self.models: list[str] = list(self.benchmark.get("models") or [])
