@@ -19,7 +19,6 @@ import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import trustme
 import uvicorn
 
 from ..http import create_app
@@ -55,6 +54,8 @@ class Certificates:
         self.key_pem = directory / "server-key.pem"
         if not (self.ca_pem.exists() and self.cert_pem.exists() and self.key_pem.exists()):
             directory.mkdir(parents=True, exist_ok=True)
+            import trustme  # here: only a new directory needs it (cryptography costs ~50 ms to import)
+
             ca = trustme.CA(organization_name="rapidata-sim local CA")
             leaf = ca.issue_cert("127.0.0.1", "localhost", "::1")
             # Each file whole or absent (written aside, then renamed): a process killed on its
