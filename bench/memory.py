@@ -81,9 +81,17 @@ class Serve:
 
     def request(self, method: str, path: str, body: str | None = None, headers: dict[str, str] | None = None
                 ) -> tuple[int, bytes]:
-        self.conn.request(method, path, body, headers or {})
-        r = self.conn.getresponse()
-        return r.status, r.read()
+        for attempt in (1, 2):  # the server closes a keep-alive connection idle for 5 s: open another
+            try:
+                self.conn.request(method, path, body, headers or {})
+                r = self.conn.getresponse()
+                return r.status, r.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+                self.conn.close()
+                self.conn = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.ctx, timeout=600)
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     def token(self, cid: str, secret: str) -> str:
         status, body = self.request("POST", "/connect/token",
