@@ -68,6 +68,11 @@ class SimConfig:
     #: bounded.
     max_firings_per_request: int = 100_000
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    #: Server-side auto-advance (``http/polling.py``): "next-event" moves the world to the next
+    #: thing that happens to a job, flow item or signal a client polls again while it is unfinished;
+    #: "off" (the library default: in-process, the SDK's own sleeps advance) leaves time alone.
+    #: ``rapidata-sim serve`` turns it on unless ``--poll-advance off``.
+    poll_advance: str = "off"
 
 
 class Engine:
@@ -322,6 +327,21 @@ class Engine:
             raise RuntimeError(f"the world did not go idle within {max_steps} events")
         return self.clock.now()
 
+    def advance_until_event(self, subject: str, max_steps: int = 10_000) -> datetime:
+        """Advance event by event until the event log names ``subject`` (something happened to it)
+        or nothing more is scheduled; ``max_steps`` bounds a world whose events never touch it."""
+        (since,) = self.store.conn.execute("SELECT COALESCE(MAX(seq), 0) FROM events").fetchone()
+        self.sync()
+        for _ in range(max_steps):
+            if self.store.conn.execute("SELECT 1 FROM events WHERE seq > ? AND subject = ? LIMIT 1",
+                                       [since, subject]).fetchone():
+                break
+            nxt = self.next_event_at()
+            if nxt is None:
+                break
+            self._advance_to(nxt, at_least_now=True)  # a clock that follows the wall may be past it
+        return self.clock.now()
+
     def outage(self, delta: timedelta | None = None, **units: float) -> dict[str, list[str]]:
         """The service is down for a while: firings in it are missed, then caught up per
         ``SchedulerConfig.catch_up``. Returns the missed grid points per signal."""
@@ -330,11 +350,11 @@ class Engine:
 
     def configure(self, **policy: Any) -> None:
         """Change policies: ``overlap``, ``trigger_overlap``, ``paused``, ``catch_up``,
-        ``trigger_latency_seconds`` (``SchedulerConfig``) and ``auto_advance``."""
+        ``trigger_latency_seconds`` (``SchedulerConfig``), ``auto_advance`` and ``poll_advance``."""
         cfg = self.config.scheduler
         choices = {name: get_args(hint) for name, hint in get_type_hints(SchedulerConfig).items()
                    if get_origin(hint) is Literal}
-        choices["auto_advance"] = ("next-event", "off")
+        choices["auto_advance"] = choices["poll_advance"] = ("next-event", "off")
         for key, value in policy.items():  # all checked before any is applied
             if key == "trigger_latency_seconds":
                 check_span(value)
@@ -345,6 +365,8 @@ class Engine:
         for key, value in policy.items():
             if key == "auto_advance":
                 self.auto_advance = value
+            elif key == "poll_advance":
+                self.config.poll_advance = value
             else:
                 setattr(cfg, key, value)
         if "paused" in policy:

@@ -21,7 +21,7 @@ def _serve(args: argparse.Namespace) -> int:
         data_dir.mkdir(parents=True, exist_ok=True)
     # On a data dir the worlds are kept: clocks continue, downtime is an outage (catch-up policy).
     worlds = Worlds(seed=args.seed, speed=args.speed, data_dir=data_dir, max_worlds=args.max_worlds,
-                    idle_seconds=args.idle_seconds)
+                    idle_seconds=args.idle_seconds, poll_advance=args.poll_advance)
     server = WorldsServer(worlds, host=args.host, port=args.port).start()
     print("# rapidata-sim is serving on https://%s:%d — paste these lines into a shell:" % (args.host, server.port),
           file=sys.stderr)
@@ -208,6 +208,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--idle-seconds", type=_seconds, default=300.0,
                        help="with --data-dir, close a world after this many seconds without requests; its next "
                             "request opens it again, and what fell due meanwhile happens then")
+    serve.add_argument("--poll-advance", choices=("next-event", "off"), default="next-event",
+                       help="next-event (default): a client that polls an unfinished job, flow item or signal "
+                            "again moves its world to the next thing that happens to it, so get_results() "
+                            "returns at once; off: time passes only by the clock")
     serve.set_defaults(run=_serve)
     env = command("env", "print the environment lines of the server on a data dir again")
     env.add_argument("--data-dir", required=True, help="the --data-dir the server was started with (required)")

@@ -18,7 +18,7 @@ from ..core.errors import Conflict, NotFound, ValidationFailed
 from ..core.querying import ListSpec, Page, Query
 from ..core.world import World
 from .base import Principal, Service
-from .datasets import ASSET_KINDS, Datasets
+from .datasets import ASSET_KINDS, Datasets, check_asset
 
 BENCHMARK_LIST = ListSpec(
     filters={"id": ("id", "str"), "name": ("name", "str"), "created_at": ("created_at", "time"),
@@ -126,7 +126,7 @@ class Benchmarks(Service):
             if seg.get("kind") == "Text" and not isinstance(seg.get("text"), str):
                 errors.setdefault(f"segments[{i}].text", []).append("A text segment needs 'text'.")
             elif seg.get("kind") == "Asset":
-                self._check_asset(seg.get("asset"), f"segments[{i}].asset", errors)
+                check_asset(seg.get("asset"), f"segments[{i}].asset", errors)
             elif seg.get("kind") not in ("Text", "Asset"):
                 errors.setdefault(f"segments[{i}].kind", []).append("'Kind' must be 'Text' or 'Asset'.")
         clean_tags = _tags(tags, "tags", errors)
@@ -143,22 +143,6 @@ class Benchmarks(Service):
         self.touch(benchmark_id)
         self.record("benchmark.prompt_added", benchmark_id, prompt=row["id"], identifier=identifier)
         return row
-
-    def _check_asset(self, asset: Any, where: str, errors: dict[str, list[str]]) -> None:
-        if not isinstance(asset, dict) or asset.get("_t") not in ASSET_KINDS:
-            errors.setdefault(where, []).append(f"'_t' must be one of {sorted(ASSET_KINDS)}.")
-            return
-        if asset["_t"] == "MultiAssetInput":
-            inner = asset.get("assets")
-            if not isinstance(inner, list) or not inner:
-                errors.setdefault(where, []).append("'assets' must be a non-empty list.")
-                return
-            for j, sub in enumerate(inner):
-                self._check_asset(sub, f"{where}.assets[{j}]", errors)
-        elif asset["_t"] == "TextAssetInput" and not isinstance(asset.get("text"), str):
-            errors.setdefault(where, []).append("'text' must be a string.")
-        elif asset["_t"] == "ExistingAssetInput" and not isinstance(asset.get("name"), str):
-            errors.setdefault(where, []).append("'name' must be a string.")
 
     def prompts(self, who: Principal, benchmark_id: str, query: Query | None = None) -> Page | list[dict[str, Any]]:
         self.get(who, benchmark_id)
@@ -277,7 +261,7 @@ class Benchmarks(Service):
                    cost: float | None = None) -> dict[str, Any]:
         participant = self.participant(who, participant_id)
         errors: dict[str, list[str]] = {}
-        self._check_asset(asset, "asset", errors)
+        check_asset(asset, "asset", errors)
         if errors:
             raise ValidationFailed(errors)
         prompt = self.store.select("benchmark_prompts", "benchmark_id = ? AND identifier = ?",

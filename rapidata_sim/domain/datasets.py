@@ -25,6 +25,24 @@ def _extension(name: str) -> str:
     return base[base.rfind("."):].lower() if "." in base else ""
 
 
+def check_asset(asset: Any, where: str, errors: dict[str, list[str]]) -> None:
+    """What is wrong with one asset input (``_t`` and its fields), into ``errors`` under ``where``."""
+    if not isinstance(asset, dict) or asset.get("_t") not in ASSET_KINDS:
+        errors.setdefault(where, []).append(f"'_t' must be one of {sorted(ASSET_KINDS)}.")
+        return
+    if asset["_t"] == "MultiAssetInput":
+        inner = asset.get("assets")
+        if not isinstance(inner, list) or not inner:
+            errors.setdefault(where, []).append("'assets' must be a non-empty list.")
+            return
+        for j, sub in enumerate(inner):
+            check_asset(sub, f"{where}.assets[{j}]", errors)
+    elif asset["_t"] == "TextAssetInput" and not isinstance(asset.get("text"), str):
+        errors.setdefault(where, []).append("'text' must be a string.")
+    elif asset["_t"] == "ExistingAssetInput" and not isinstance(asset.get("name"), str):
+        errors.setdefault(where, []).append("'name' must be a string.")
+
+
 class Datasets(Service):
     # -- datasets -----------------------------------------------------------------
 
@@ -53,7 +71,7 @@ class Datasets(Service):
                 errors.setdefault(f"segments[{i}].key", []).append(f"Duplicate segment key '{seg.get('key')}'.")
             keys.add(seg.get("key"))
             if seg.get("kind") == "Asset":
-                self._check_asset(seg.get("asset"), f"segments[{i}].asset", errors)
+                check_asset(seg.get("asset"), f"segments[{i}].asset", errors)
         if not any(seg.get("kind") == "Asset" or seg.get("key") == "asset" for seg in segments):
             errors.setdefault("segments", []).append("A datapoint needs an 'asset' segment.")
         if errors:
@@ -64,21 +82,6 @@ class Datasets(Service):
         })
         return row
 
-    def _check_asset(self, asset: Any, where: str, errors: dict[str, list[str]]) -> None:
-        if not isinstance(asset, dict) or asset.get("_t") not in ASSET_KINDS:
-            errors.setdefault(where, []).append(f"'_t' must be one of {sorted(ASSET_KINDS)}.")
-            return
-        if asset["_t"] == "MultiAssetInput":
-            inner = asset.get("assets")
-            if not isinstance(inner, list) or not inner:
-                errors.setdefault(where, []).append("'assets' must be a non-empty list.")
-                return
-            for j, sub in enumerate(inner):
-                self._check_asset(sub, f"{where}.assets[{j}]", errors)
-        elif asset["_t"] == "TextAssetInput" and not isinstance(asset.get("text"), str):
-            errors.setdefault(where, []).append("'text' must be a string.")
-        elif asset["_t"] == "ExistingAssetInput" and not isinstance(asset.get("name"), str):
-            errors.setdefault(where, []).append("'name' must be a string.")
 
     def add_group(self, who: Principal, dataset_id: str, group: str, segments: list[dict]) -> None:
         self.get(dataset_id, who)

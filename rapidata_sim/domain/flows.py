@@ -317,6 +317,13 @@ class Flows(Service):
         self.get(who, flow_id)
         return self._page("flow_items", ITEM_LIST, query, "deleted = 0 AND flow_id = ?", [flow_id])
 
+    def item_states(self, who: Principal, flow_id: str) -> dict[str, int]:
+        """How many of the flow's live items are in each state (what an overview shows)."""
+        self.get(who, flow_id)
+        return {state: n for state in ("Running", *sorted(TERMINAL))
+                if (n := self.store.count("flow_items", "flow_id = ? AND deleted = 0 AND state = ?",
+                                          [flow_id, state]))}
+
     def stop(self, who: Principal, item_id: str) -> None:
         """End a running item now, keeping the votes delivered so far (``Stopped``)."""
         item = self.get_item(who, item_id)

@@ -74,12 +74,18 @@ class Identity(Service):
         return {"access_token": token, "token_type": "Bearer", "expires_in": lifetime,
                 "scope": "openid email api"}
 
+    def known(self, token: str | None) -> Principal | None:
+        """The principal of a token seen before and not expired, without reading the store (so a
+        caller on the event loop need not wait for the world's lock); None: ``authenticate`` it."""
+        known = self._sessions.get(token) if token else None
+        return known[1] if known is not None and known[0] > self.clock.wall_now() else None
+
     def authenticate(self, token: str | None) -> Principal:
         if not token:
             raise Unauthorized("A bearer token is required.")
-        known = self._sessions.get(token)
-        if known is not None and known[0] > self.clock.wall_now():
-            return known[1]
+        known = self.known(token)
+        if known is not None:
+            return known
         row = self.store.get("tokens", token)
         if row is None:
             raise Unauthorized("The access token is not valid.")

@@ -289,3 +289,21 @@ class Jobs(Service):
         job = self.get(job_id, who)
         if job["state"] == "StaleResults":
             self.store.update("jobs", job_id, {"state": "Completed"})
+
+    # -- preliminary results (a pipeline's download) --------------------------------
+
+    def start_preliminary(self, who: Principal, pipeline_id: str) -> dict[str, Any]:
+        """A preliminary download of the job behind ``pipeline_id`` (the caller's organization's)."""
+        rows = self.store.select("jobs", "pipeline_id = ? AND deleted = 0 AND organization_id = ?",
+                                 [pipeline_id, who.organization_id], limit=1)
+        if not rows:
+            raise NotFound(f"Pipeline '{pipeline_id}' was not found.")
+        return self.store.insert("preliminary_downloads", {"id": self.ids.new("pd"), "job_id": rows[0]["id"],
+                                                           "created_at": self.now()})
+
+    def preliminary(self, who: Principal, download_id: str) -> JobRow:
+        """The job a preliminary download is of, if ``who`` may see it."""
+        row = self.store.get("preliminary_downloads", download_id)
+        if row is None:
+            raise NotFound(f"Preliminary download '{download_id}' was not found.")
+        return self.get(row["job_id"], who)

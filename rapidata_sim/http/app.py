@@ -18,6 +18,7 @@ from starlette.types import Receive, Scope, Send
 
 from . import (app_pages, assets, audiences, auth, benchmarks, billing, control, dashboard, faults, flows, jobs, observe,
                signals, validation_sets)
+from .polling import PollAdvanceMiddleware
 from .problems import problem
 
 if TYPE_CHECKING:
@@ -72,7 +73,8 @@ def create_app(sim: "Engine") -> Starlette:
               *benchmarks.routes(sim)]
     app = Starlette(routes=routes, exception_handlers={HTTPException: _http_error, Exception: _server_error},
                     middleware=[Middleware(app_pages.PagesMiddleware, sim=sim),
-                                Middleware(faults.HttpFaultMiddleware, sim=sim)])
+                                Middleware(faults.HttpFaultMiddleware, sim=sim),
+                                Middleware(PollAdvanceMiddleware, sim=sim)])
     app.router = SegmentRouter(routes)  # before the first request builds the middleware stack
     app.state.sim = sim
     return app

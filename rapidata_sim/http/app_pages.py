@@ -23,6 +23,7 @@ from starlette.routing import compile_path
 from ..domain.base import Principal
 from ..core.errors import NotFound, SimError
 from .dashboard_page import shell
+from .dashboard_ranking import benchmark, flow, leaderboard
 
 if TYPE_CHECKING:
     from ..engine import Engine
@@ -123,27 +124,18 @@ def validation_set(sim: "Engine", who: Principal, p: dict[str, str]) -> Doc:
             "links": []}
 
 
-class NotSimulated(NotFound):
-    """A kind of object the simulator has none of, in any world."""
-
-
-def not_simulated(what: str) -> Callable[["Engine", Principal, dict[str, str]], Doc]:
-    def describe(sim: "Engine", who: Principal, p: dict[str, str]) -> Doc:
-        raise NotSimulated(f"rapidata-sim does not simulate {what}: there is nothing to show here.")
-    return describe
-
-
-#: Every app path SDK 3.27.1 links to (and where), then the two the pages above link to.
+#: Every app path SDK 3.27.1 links to (and where), then the ones only the dashboard links to.
 PAGES: list[tuple[str, Callable[["Engine", Principal, dict[str, str]], Doc]]] = [
     ("/definitions/{definition_id}", definition),  # config/_qr_preview.py, RapidataJobDefinition
     ("/audiences/{audience_id}/job/{job_id}", job),  # RapidataJob.job_details_page
     ("/label/{audience_id}", unlisted),  # RapidataUnlistedAudience.link
     ("/label/{audience_id}/job/{job_id}", unlisted_job),  # RapidataUnlistedAudience.get_job_link
     ("/validation-set/detail/{validation_set_id}", validation_set),  # RapidataValidationSet
-    ("/mri/benchmarks/{benchmark_id}", not_simulated("benchmarks")),  # RapidataBenchmark
-    ("/mri/benchmarks/{benchmark_id}/leaderboard/{leaderboard_id}", not_simulated("leaderboards")),
+    ("/mri/benchmarks/{benchmark_id}", benchmark),  # RapidataBenchmark
+    ("/mri/benchmarks/{benchmark_id}/leaderboard/{leaderboard_id}", leaderboard),  # RapidataLeaderboard
     ("/audiences/{audience_id}", audience),
     ("/signals/{signal_id}", signal),
+    ("/flows/{flow_id}", flow),  # the dashboard's flow links (the SDK prints none)
 ]
 _COMPILED = [(compile_path(template)[0], describe) for template, describe in PAGES]
 
@@ -159,8 +151,6 @@ def describe(sim: "Engine", who: Principal, path: str) -> Doc:
 
 def missing(exc: NotFound, who: Principal | None) -> str:
     """What a page says when its object is not there for ``who``, and what to do about it."""
-    if isinstance(exc, NotSimulated):
-        return exc.detail
     where = f"the world of client {who.client_id}" if who and who.client_id else "this world"
     return f"{exc.detail} Looked in {where}; sign in above with the credentials that made it."
 

@@ -48,6 +48,7 @@ class Policy(Body):
     catch_up: Literal["none", "latest", "all"] = None  # type: ignore[assignment]
     trigger_latency_seconds: Span = None  # type: ignore[assignment]
     auto_advance: Literal["next-event", "off"] = None  # type: ignore[assignment]
+    poll_advance: Literal["next-event", "off"] = None  # type: ignore[assignment]
 
 
 class SetBehaviour(Body):
@@ -113,7 +114,7 @@ def clock(call: Call) -> dict[str, Any]:
     sim = call.sim
     nxt = sim.next_event_at()
     return {"now": iso(sim.clock.now()), "nextEventAt": iso(nxt) if nxt else None, "speed": sim.clock.speed,
-            "autoAdvance": sim.auto_advance}
+            "autoAdvance": sim.auto_advance, "pollAdvance": sim.config.poll_advance}
 
 
 def advance(call: Call) -> dict[str, Any]:
@@ -192,7 +193,7 @@ def _policy_out(call: Call) -> dict[str, Any]:
     cfg = call.sim.scheduler.config
     return {"overlap": cfg.overlap, "triggerOverlap": cfg.trigger_overlap, "paused": cfg.paused,
             "catchUp": cfg.catch_up, "triggerLatencySeconds": cfg.trigger_latency_seconds,
-            "autoAdvance": call.sim.auto_advance}
+            "autoAdvance": call.sim.auto_advance, "pollAdvance": call.sim.config.poll_advance}
 
 
 def get_policy(call: Call) -> dict[str, Any]:
@@ -201,7 +202,8 @@ def get_policy(call: Call) -> dict[str, Any]:
 
 def set_policy(call: Call) -> dict[str, Any]:
     b: Policy = call.body
-    changes = b.given("overlap", "trigger_overlap", "paused", "catch_up", "trigger_latency_seconds", "auto_advance")
+    changes = b.given("overlap", "trigger_overlap", "paused", "catch_up", "trigger_latency_seconds", "auto_advance",
+                      "poll_advance")
     call.sim.configure(**changes)
     return _policy_out(call)
 

@@ -1,5 +1,6 @@
 """The dashboard's data: ``GET /_sim/dashboard/state`` (clock, visible signals with their
-recent runs, recent jobs, and with ``?object=`` one object of the SDK's links), and the page
+recent runs, recent jobs, flows and leaderboards (``dashboard_ranking``), and with ``?object=``
+one object of the SDK's links), and the page
 at ``/_sim/dashboard`` (``dashboard_page``), which polls it every second with a bearer token.
 See ``docs/dashboard.md``.
 """
@@ -15,6 +16,7 @@ from starlette.routing import Route
 from ..core.errors import NotFound
 from .app_pages import describe, missing
 from .dashboard_page import shell
+from .dashboard_ranking import flows, leaderboards
 from .routing import Call, endpoint
 
 RUNS_SHOWN = 30
@@ -55,7 +57,8 @@ def state(call: Call) -> dict[str, Any]:
                      "completedAt": job["completed_at"], "progress": progress["completion_percentage"],
                      "summary": summary})
     out = {"now": sim.signals.now(), "nextEventAt": nxt.isoformat() if nxt else None, "speed": sim.clock.speed,
-           "seed": sim.seed, "signals": signals, "jobs": jobs}
+           "seed": sim.seed, "signals": signals, "jobs": jobs, "flows": flows(sim, who),
+           "leaderboards": leaderboards(sim, who)}
     if "object" in call.query:  # a page the SDK links to: the object at that path, if the caller may see it
         try:
             out["object"] = describe(sim, who, call.query["object"])

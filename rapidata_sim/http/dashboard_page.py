@@ -40,6 +40,8 @@ PAGE = """<!doctype html>
  <button data-advance="604800">advance 1 week</button></div>
 <h2>Signals</h2><div id="signals"></div>
 <h2>Jobs</h2><table id="jobs"></table>
+<h2>Flows</h2><table id="flows"></table>
+<h2>Leaderboards</h2><div id="leaderboards"></div>
 <p><small>Runs, newest first: <span class="run Completed"></span> completed
 <span class="run Running"></span> running <span class="run Skipped"></span> skipped
 <span class="run Failed"></span> failed <span class="run missed"></span> missed in an outage;
@@ -92,6 +94,19 @@ function render(s) {
     esc(j.name) + "</a> <small>" + esc(j.id) + "</small></td><td>" + esc(j.state) +
     "</td><td>" + esc(j.progress) + "%</td><td>" + esc(j.createdAt) + "</td><td>" +
     esc(j.summary ? JSON.stringify(j.summary) : "") + "</td></tr>").join("");
+  $("flows").innerHTML = s.flows.length ? "<tr><th>flow</th><th>type</th><th>items</th><th>created</th></tr>" +
+    s.flows.map((f) => "<tr class='flow' data-id='" + esc(f.id) + "'><td><a href='" + esc(href("/flows/" + f.id)) +
+    "'>" + esc(f.name) + "</a> <small>" + esc(f.id) + "</small></td><td>" + esc(f.type) + "</td><td>" +
+    esc(Object.entries(f.items).map(([k, n]) => n + " " + k).join(", ") || "none") + "</td><td>" +
+    esc(f.createdAt) + "</td></tr>").join("") : "<tr><td>no flows yet</td></tr>";
+  $("leaderboards").innerHTML = s.leaderboards.map((b) => "<div class='leaderboard' data-id='" + esc(b.id) +
+    "'><b><a href='" + esc(href("/mri/benchmarks/" + b.benchmarkId + "/leaderboard/" + b.id)) + "'>" +
+    esc(b.name) + "</a></b> of <a href='" + esc(href("/mri/benchmarks/" + b.benchmarkId)) + "'>" +
+    esc(b.benchmarkName) + "</a> &middot; runs " + b.runs.total + " (" + b.runs.running + " running)<ol>" +
+    b.standings.map((p) => "<li class='standing'>" + esc(p.name) + " &middot; " + (p.score === null ?
+    "no score" : "Elo " + esc(p.score)) + " &middot; " + esc(p.wins) + " wins of " + esc(p.totalMatches) +
+    (p.isEvaluating ? " (evaluating)" : "") + (p.isDisabled ? " (disabled)" : "") + "</li>").join("") +
+    "</ol></div>").join("") || "no leaderboards yet";
 }
 function renderObject(o) {
   if (o.missing) {

@@ -7,7 +7,7 @@ from typing import Any
 from starlette.routing import Route
 
 from ..domain.jobs import results_file_name
-from ..core.errors import Conflict, NotFound, ValidationFailed
+from ..core.errors import Conflict, ValidationFailed
 from . import inputs
 from .routing import Call, endpoint, json_response, paged
 
@@ -191,26 +191,12 @@ def retry_job(call: Call) -> None:
 
 # -- preliminary results (pipeline) ----------------------------------------------
 
-def _job_for_pipeline(call: Call, pipeline_id: str) -> dict[str, Any]:
-    rows = call.sim.store.select("jobs", "pipeline_id = ? AND deleted = 0 AND organization_id = ?",
-                                 [pipeline_id, call.who.organization_id], limit=1)
-    if not rows:
-        raise NotFound(f"Pipeline '{pipeline_id}' was not found.")
-    return rows[0]
-
-
 def start_preliminary(call: Call) -> dict:
-    job = _job_for_pipeline(call, call.path["pipeline_id"])
-    row = call.sim.store.insert("preliminary_downloads", {"id": call.sim.ids.new("pd"), "job_id": job["id"],
-                                                          "created_at": call.sim.signals.now()})
-    return {"downloadId": row["id"]}
+    return {"downloadId": call.sim.jobs.start_preliminary(call.who, call.path["pipeline_id"])["id"]}
 
 
 def get_preliminary(call: Call):
-    row = call.sim.store.get("preliminary_downloads", call.path["download_id"])
-    if row is None:
-        raise NotFound(f"Preliminary download '{call.path['download_id']}' was not found.")
-    return json_response(call.sim.results.current(call.sim.jobs.get(row["job_id"], call.who)))
+    return json_response(call.sim.results.current(call.sim.jobs.preliminary(call.who, call.path["download_id"])))
 
 
 def routes(sim) -> list[Route]:

@@ -197,7 +197,7 @@ def endpoint(sim: "Engine", handler: Callable[[Call], Any], *, body: type[pydant
             token = auth[7:].strip() if auth[:7].lower() == "bearer " else None
             # Off the event loop, like the rest of the world's part: a world busy with a long request
             # holds its store's lock, and the loop serves every other world meanwhile.
-            who = await run_in_threadpool(sim.identity.authenticate, token)
+            who = sim.identity.known(token) or await run_in_threadpool(sim.identity.authenticate, token)
             bad_query = query_problem(request)
             if bad_query:
                 return problem(400, "One or more validation errors occurred.", errors=bad_query, trace_id=trace_id)

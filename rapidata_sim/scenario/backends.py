@@ -152,6 +152,9 @@ class RemoteWorld:
                 # Frozen at the scenario's start, or where an in-process world's clock starts without one.
                 self.remote.call("POST", f"/_sim/worlds/{self.world_id}/reset",
                                  {"seed": seed, "start": iso(start or FROZEN_START)})
+                # The scenario moves time itself (and the SDK's waits, from here, as in process): the
+                # server's poll_advance would also move it on the scenario's repeated reads.
+                self.remote.call("PATCH", "/_sim/policy", {"pollAdvance": "off"})
             except Exception:
                 self._delete()
                 raise

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .context import Context, Outcome, hook, signal_named
+from .context import Context, Outcome, hook, leaderboard_named, signal_named
 
 
 def call_failure(what: str, exc: Exception, ctx: "Context | None" = None) -> str:
@@ -30,6 +30,9 @@ def judge(ctx: Context, check: dict[str, Any], outcome: Outcome) -> None:
             outcome.failures.append(call_failure(what, exc, ctx))
         else:
             outcome.passed.append(what)
+        return
+    if "standings" in check:
+        judge_standings(ctx, check, outcome)
         return
     signal = signal_named(ctx, label)
     counters = world.counters(signal.id)
@@ -78,3 +81,30 @@ def judge(ctx: Context, check: dict[str, Any], outcome: Outcome) -> None:
                 outcome.passed.append(f"{what}: share of {name} {share:.3f} in [{lo}, {hi}]")
             else:
                 outcome.failures.append(f"{what}: expected share of {name} in [{lo}, {hi}], observed {share:.3f}")
+
+
+def standings(ctx: Context, benchmark: str, leaderboard: str | None) -> list[tuple[str, float | None]]:
+    """(model, score) from first to last, as the SDK reads them now: a leaderboard's
+    ``get_standings()``, or the benchmark's ``get_overall_standings()``."""
+    if leaderboard is None:
+        frame = ctx.benchmarks[benchmark].get_overall_standings()
+    else:
+        frame = leaderboard_named(ctx, benchmark, leaderboard).get_standings()
+    if frame.empty:
+        return []
+    return [(row["name"], None if row["score"] != row["score"] else row["score"])  # NaN: no score
+            for _, row in frame.iterrows()]
+
+
+def judge_standings(ctx: Context, check: dict[str, Any], outcome: Outcome) -> None:
+    """``standings = [model, ...]``: the first models of the standings, in that order (each scored)."""
+    benchmark, leaderboard = check["benchmark"], check.get("leaderboard")
+    what = f"{benchmark}/{leaderboard}" if leaderboard else f"{benchmark} (overall)"
+    expected = [str(m) for m in check["standings"]]
+    table = standings(ctx, benchmark, leaderboard)
+    observed = [name for name, score in table if score is not None][:len(expected)]
+    shown = ", ".join(f"{n} {s:.0f}" if s is not None else f"{n} (no score)" for n, s in table)
+    if observed == expected:
+        outcome.passed.append(f"{what}: standings {expected!r} ({shown})")
+    else:
+        outcome.failures.append(f"{what}: expected standings {expected!r}, observed {observed!r} ({shown})")

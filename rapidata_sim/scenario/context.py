@@ -17,7 +17,8 @@ if TYPE_CHECKING:
 
 @dataclass
 class Context:
-    """What a scenario's ``call`` hooks get: the world, the SDK client, the objects by name.
+    """What a scenario's ``call`` hooks get: the world, the SDK client, the objects by name
+    (signals, definitions, benchmarks and their leaderboards).
 
     Hooks read the world through ``world`` (a ``scenario.backends.WorldView``: events, a
     signal's counters and runs, a job, a job's results), which works in-process and on a
@@ -31,9 +32,14 @@ class Context:
     home: Path | None = None
     #: Where the scenario runs (``scenario.backends.LocalWorld`` or ``RemoteWorld``).
     world: "WorldView" = None  # type: ignore[assignment]
+    #: The SDK's ``RapidataBenchmark`` of each ``[benchmarks.NAME]``.
+    benchmarks: dict[str, Any] = field(default_factory=dict)
+    #: The SDK's ``RapidataLeaderboard`` of each benchmark's leaderboard, by (benchmark, leaderboard) name.
+    leaderboards: dict[tuple[str, str], Any] = field(default_factory=dict)
 
     def for_step(self, step: dict[str, Any]) -> "Context":
-        return Context(self.sim, self.client, self.signals, self.definitions, step, self.home, self.world)
+        return Context(self.sim, self.client, self.signals, self.definitions, step, self.home, self.world,
+                       self.benchmarks, self.leaderboards)
 
 
 @dataclass
@@ -71,6 +77,14 @@ def hook(target: str, near: Path | None = None) -> Callable[[Context], Any]:
         return getattr(importlib.import_module(module), attr)
     except (ImportError, AttributeError) as exc:
         raise ScenarioError(f"call = {target!r}: {exc}") from None
+
+
+def leaderboard_named(ctx: Context, benchmark: str, name: str) -> Any:
+    try:
+        return ctx.leaderboards[(benchmark, name)]
+    except KeyError:
+        known = sorted(n for b, n in ctx.leaderboards if b == benchmark)
+        raise ScenarioError(f"unknown leaderboard {name!r} of benchmark {benchmark!r} (declared: {known})") from None
 
 
 def signal_named(ctx: Context, name: str) -> Any:

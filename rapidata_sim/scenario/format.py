@@ -15,9 +15,9 @@ from typing import Any
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 ACTIONS = ("advance", "outage", "trigger", "pause", "resume", "delete", "update", "revise", "behave",
-           "population", "fault", "clear_faults", "policy", "call")
+           "population", "fault", "clear_faults", "policy", "call", "evaluate", "create_leaderboard")
 CHECKS = ("jobs", "fired", "manual", "skipped", "missed", "statuses", "job_states", "winner_share",
-          "category_share", "call")
+          "category_share", "call", "standings")
 
 
 class ScenarioError(ValueError):
@@ -41,6 +41,8 @@ class Scenario:
     audiences: dict[str, dict[str, Any]] = field(default_factory=dict)
     definitions: dict[str, dict[str, Any]] = field(default_factory=dict)
     signals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: ``[benchmarks.NAME]``: a benchmark (``client.mri``) with its leaderboards and models.
+    benchmarks: dict[str, dict[str, Any]] = field(default_factory=dict)
     timeline: list[dict[str, Any]] = field(default_factory=list)
     expect: list[dict[str, Any]] = field(default_factory=list)
     path: Path | None = None
@@ -56,14 +58,15 @@ class Scenario:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, default_name: str = "scenario", path: Path | None = None) -> "Scenario":
-        known = {"name", "description", "world", "audiences", "definitions", "signals", "timeline", "expect"}
+        known = {"name", "description", "world", "audiences", "definitions", "signals", "benchmarks", "timeline",
+                 "expect"}
         unknown = set(data) - known
         if unknown:
             raise ScenarioError(f"unknown top-level keys {sorted(unknown)} (known: {sorted(known)})")
         scenario = cls(name=data.get("name", default_name), description=data.get("description", ""),
                        world=data.get("world", {}), audiences=data.get("audiences", {}),
                        definitions=data.get("definitions", {}), signals=data.get("signals", {}),
-                       timeline=data.get("timeline", []), expect=data.get("expect", []), path=path)
+                       benchmarks=data.get("benchmarks", {}), timeline=data.get("timeline", []), expect=data.get("expect", []), path=path)
         for i, step in enumerate(scenario.timeline):
             if len([a for a in ACTIONS if a in step]) != 1:
                 raise ScenarioError(f"timeline[{i}] needs exactly one action of {ACTIONS}: {step}")
@@ -73,13 +76,26 @@ class Scenario:
         for name, sig in scenario.signals.items():
             if sig.get("definition") not in scenario.definitions:
                 raise ScenarioError(f"signal {name!r}: unknown definition {sig.get('definition')!r}")
+        for name, bench in scenario.benchmarks.items():
+            _check_benchmark(name, bench)
+        for i, step in enumerate(scenario.timeline):
+            for action, needs in (("evaluate", "model"), ("create_leaderboard", "name")):
+                if action in step and (step[action] not in scenario.benchmarks or needs not in step):
+                    raise ScenarioError(f"timeline[{i}] {action}: needs a declared benchmark "
+                                        f"({sorted(scenario.benchmarks)}) and {needs!r}: {step}")
+        for i, check in enumerate(scenario.expect):
+            if "standings" in check:
+                bench = scenario.benchmarks.get(check.get("benchmark"))
+                if bench is None or not isinstance(check["standings"], list):
+                    raise ScenarioError(f"expect[{i}] standings: needs a declared benchmark "
+                                        f"({sorted(scenario.benchmarks)}) and a list of models: {check}")
         return scenario
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name}
         if self.description:
             out["description"] = self.description
-        for key in ("world", "audiences", "definitions", "signals"):
+        for key in ("world", "audiences", "definitions", "signals", "benchmarks"):
             if getattr(self, key):
                 out[key] = getattr(self, key)
         out["timeline"] = self.timeline
@@ -88,6 +104,23 @@ class Scenario:
 
     def to_toml(self) -> str:
         return dumps_toml(self.to_dict())
+
+
+BENCHMARK_KEYS = {"name", "prompts", "generate", "leaderboards", "models", "answer"}
+LEADERBOARD_KEYS = {"instruction", "responses", "min_responses", "audience", "vote_aggregation"}
+
+
+def _check_benchmark(name: str, bench: dict[str, Any]) -> None:
+    unknown = set(bench) - BENCHMARK_KEYS
+    if unknown:
+        raise ScenarioError(f"benchmark {name!r}: unknown keys {sorted(unknown)} (known: {sorted(BENCHMARK_KEYS)})")
+    if "prompts" not in bench and "count" not in (bench.get("generate") or {}):
+        raise ScenarioError(f"benchmark {name!r} needs prompts or generate = {{ count, text }}")
+    for board, settings in (bench.get("leaderboards") or {}).items():
+        unknown = set(settings) - LEADERBOARD_KEYS
+        if unknown:
+            raise ScenarioError(f"benchmark {name!r}, leaderboard {board!r}: unknown keys {sorted(unknown)} "
+                                f"(known: {sorted(LEADERBOARD_KEYS)})")
 
 
 # -- writing TOML (tomllib reads only) ------------------------------------------------

@@ -11,6 +11,7 @@ def narrate(ctx: Context, outcome: Outcome, seen: int, step: dict[str, Any],
              echo: Callable[[str], None] | None) -> int:
     """The timeline as a person reads it: the step, then what happened because of it."""
     names = {getattr(s, "id", None): n for n, s in ctx.signals.items()}
+    names.update({getattr(b, "id", None): f"{bench}/{n}" for (bench, n), b in ctx.leaderboards.items()})
     lines = [f"> {_describe(step)}"]
     for event in ctx.world.events(seen):
         seen = event["seq"]
@@ -26,6 +27,9 @@ def narrate(ctx: Context, outcome: Outcome, seen: int, step: dict[str, Any],
             lines.append(f"  {at}  job {event['subject']} completed{_results_note(ctx, event['subject'])}")
         elif kind in ("job.failed", "job.halted"):
             lines.append(f"  {at}  job {event['subject']} {data.get('state', 'Failed')} {data.get('message') or ''}")
+        elif kind == "leaderboard.run_started":
+            lines.append(f"  {at}  {who}: run of {data.get('matchups')} matchups, {data.get('votes')} votes, "
+                         f"until {str(data.get('completes_at'))[:16].replace('T', ' ')}")
         elif kind in ("outage.started", "outage.ended", "signal.paused", "signal.resumed", "signal.updated",
                       "crowd.behaviour", "crowd.fault"):
             lines.append(f"  {at}  {who}: {kind}")

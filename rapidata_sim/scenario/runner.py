@@ -13,7 +13,7 @@ from ..crowd import Behaviour, Population
 from .backends import LocalWorld, RemoteWorld, World
 from .checks import call_failure, judge
 from .context import Context, Outcome, hook, signal_named
-from .format import ACTIONS, Scenario, ScenarioError, duration
+from .format import ACTIONS, LEADERBOARD_KEYS, Scenario, ScenarioError, duration
 from .narration import narrate
 
 __all__ = ["run", "Scenario", "ScenarioError", "Context", "Outcome"]
@@ -51,6 +51,8 @@ def run(scenario: Scenario, *, echo: Callable[[str], None] | None = None,
                 name=name, audience=spec["audience"], job_definition=ctx.definitions[spec["definition"]],
                 interval_hours=float(spec["interval_hours"]), description=spec.get("description"),
                 revision_number=spec.get("revision"), is_public=bool(spec.get("is_public", False)))
+        for name, spec in scenario.benchmarks.items():
+            create_benchmark(ctx, name, spec)
         seen = world.last_event()
         for i, step in enumerate(scenario.timeline):
             try:
@@ -112,6 +114,55 @@ def create_definition(client: Any, name: str, spec: dict[str, Any]) -> Any:
     raise ScenarioError(f"definition {name!r}: unknown type {kind!r} (compare, classification, free_text)")
 
 
+def _prompts(name: str, spec: dict[str, Any]) -> list[str]:
+    if "prompts" in spec:
+        return [str(p) for p in spec["prompts"]]
+    gen = spec["generate"]
+    return [gen.get("text", "prompt {i}").format(i=i) for i in range(int(gen["count"]))]
+
+
+def create_benchmark(ctx: Context, name: str, spec: dict[str, Any]) -> Any:
+    """The benchmark through the SDK, then its leaderboards, then its models (each submitted: the
+    leaderboards' runs start as the real service starts them)."""
+    benchmark = ctx.client.mri.create_new_benchmark(spec.get("name", name), prompts=_prompts(name, spec))
+    ctx.benchmarks[name] = benchmark
+    for board, settings in (spec.get("leaderboards") or {}).items():
+        create_leaderboard(ctx, name, board, settings)
+    for model in spec.get("models") or []:
+        evaluate(ctx, name, model, spec.get("answer"))
+    return benchmark
+
+
+def create_leaderboard(ctx: Context, benchmark: str, name: str, settings: dict[str, Any]) -> Any:
+    kwargs: dict[str, Any] = {}
+    if "responses" in settings:
+        kwargs["level_of_detail"] = int(settings["responses"])  # the response budget of each run
+    if "min_responses" in settings:
+        kwargs["min_responses_per_matchup"] = int(settings["min_responses"])
+    if "audience" in settings:
+        kwargs["audience_id"] = settings["audience"]
+    if "vote_aggregation" in settings:
+        from rapidata.rapidata_client.benchmark.leaderboard.vote_aggregation import VoteAggregation
+
+        choices = {"MajorityVote": VoteAggregation.MAJORITY_VOTE, "AllVotes": VoteAggregation.ALL_VOTES}
+        if settings["vote_aggregation"] not in choices:
+            raise ScenarioError(f"leaderboard {name!r}: vote_aggregation is one of {sorted(choices)}")
+        kwargs["vote_aggregation"] = choices[settings["vote_aggregation"]]
+    board = ctx.benchmarks[benchmark].create_leaderboard(
+        name, settings.get("instruction", "Which is better?"), **kwargs)
+    ctx.leaderboards[(benchmark, name)] = board
+    return board
+
+
+def evaluate(ctx: Context, benchmark: str, model: str, answer: str | None = None) -> None:
+    """``evaluate_model`` with one text answer per prompt (``answer``, default ``"{model}: {prompt}"``;
+    the crowd's ``Prefer`` matches the answer's text, then the model's name)."""
+    bench = ctx.benchmarks[benchmark]
+    prompts = [p for p in bench.prompts if p is not None]
+    media = [(answer or "{model}: {prompt}").format(model=model, prompt=p, i=i) for i, p in enumerate(prompts)]
+    bench.evaluate_model(model, media=media, prompts=prompts, data_type="text")
+
+
 def act(ctx: Context, step: dict[str, Any]) -> None:
     world = ctx.world
     action = next(a for a in ACTIONS if a in step)
@@ -153,3 +204,8 @@ def act(ctx: Context, step: dict[str, Any]) -> None:
         world.configure(**target)
     elif action == "call":
         hook(target, ctx.home)(ctx.for_step(step))
+    elif action == "evaluate":
+        evaluate(ctx, target, str(step["model"]), step.get("answer"))
+    elif action == "create_leaderboard":
+        settings = {k: v for k, v in step.items() if k in LEADERBOARD_KEYS}
+        create_leaderboard(ctx, target, str(step["name"]), settings)

@@ -106,8 +106,11 @@ class Worlds:
     ``max_worlds`` caps how many worlds (besides the default one) credentials may create."""
 
     def __init__(self, *, seed: int = 0, speed: float = 1.0, data_dir: str | Path | None = None,
-                 max_worlds: int | None = None, idle_seconds: float = IDLE_SECONDS, max_open: int = MAX_OPEN) -> None:
+                 max_worlds: int | None = None, idle_seconds: float = IDLE_SECONDS, max_open: int = MAX_OPEN,
+                 poll_advance: str = "off") -> None:
         self.seed, self.speed = seed, speed
+        #: Every world's ``SimConfig.poll_advance`` when it opens ("next-event" under ``serve``).
+        self.poll_advance = poll_advance
         self.data_dir = Path(data_dir) if data_dir else None
         self.max_worlds, self.idle_seconds, self.max_open = max_worlds, idle_seconds, max_open
         #: Limits of the server itself (the body limit of the token and worlds requests).
@@ -259,6 +262,7 @@ class Worlds:
             with sim.store.transaction():
                 sim.store.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('world_id', ?)", [world_id])
         sim.timer = self._ticker
+        sim.config.poll_advance = self.poll_advance
         if sim.clock.speed > 0:
             sim.run_realtime()
         self._watch_tokens(sim, world_id)

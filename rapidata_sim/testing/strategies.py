@@ -1,8 +1,10 @@
-"""Hypothesis support: strategies for signals, crowds and timelines, and ``SignalMachine``.
+"""Hypothesis support: strategies for signals, crowds and timelines, ``SignalMachine`` and
+``LeaderboardMachine``.
 
 ``SignalMachine`` drives a world through the real SDK with the actions of a signal's life;
 subclass it, add ``@invariant``s that call your logic, and Hypothesis searches for the
-interleaving that breaks it. Each step is a scenario timeline entry, so a failing example
+interleaving that breaks it. ``LeaderboardMachine`` does the same for a benchmark (models
+evaluated, leaderboards made, the crowd changing its mind). Each step is a scenario timeline entry, so a failing example
 prints as a scenario file ``rapidata-sim run`` replays. See ``docs/testing.md``.
 """
 
@@ -16,7 +18,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, precondition,
 from ..crowd import Behaviour, Classify, Population, Prefer
 from ..scenario.context import Context, hook
 from ..scenario.format import Scenario
-from ..scenario.runner import act, create_definition
+from ..scenario.runner import act, create_benchmark, create_definition
 from ..scenario.backends import LocalWorld
 from ..serving.server import SharedServer
 
@@ -93,6 +95,20 @@ def _population_changes(p: Population) -> dict[str, Any]:
 _SHARED = SharedServer()
 
 
+
+def _fresh_world(seed: int, start: str) -> tuple[Any, Any]:
+    """A frozen world at ``start`` behind the session's shared server, and its SDK client."""
+    from . import offline_sdk
+    from ..core.clock import Clock, parse_iso
+    from ..simulator import Simulator
+
+    offline_sdk.quiet_env()
+    offline_sdk.skip_version_check()
+    sim = Simulator(seed=seed, clock=Clock.frozen(parse_iso(start)))
+    _SHARED.enter(sim)
+    return sim, _SHARED.client()
+
+
 class SignalMachine(RuleBasedStateMachine):
     """A world with one signal, driven through the real SDK by Hypothesis.
 
@@ -115,15 +131,7 @@ class SignalMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        from . import offline_sdk
-        from ..core.clock import Clock, parse_iso
-        from ..simulator import Simulator
-
-        offline_sdk.quiet_env()
-        offline_sdk.skip_version_check()
-        self.sim = Simulator(seed=self.seed, clock=Clock.frozen(parse_iso(self.start)))
-        _SHARED.enter(self.sim)
-        self.client = _SHARED.client()
+        self.sim, self.client = _fresh_world(self.seed, self.start)
         self.definitions: dict[str, Any] = {}
         self.signals: dict[str, Any] = {}
         self.timeline: list[dict[str, Any]] = []
@@ -213,5 +221,98 @@ class SignalMachine(RuleBasedStateMachine):
                  "compare": {"quality": {side: 1.0}, "strength": strength, "noise": 0.05, "unsure": 0.0}})
 
 
-__all__ = ["DURATIONS", "SignalMachine", "actions", "behaviours", "compare_models", "interval_hours",
+class LeaderboardMachine(RuleBasedStateMachine):
+    """A world with one benchmark (``arena``), driven through the real SDK by Hypothesis.
+
+    Class settings: ``seed``, ``start``, ``benchmark`` (a scenario ``[benchmarks.*]`` table),
+    ``checks`` (``module:function`` hooks). Rules: time passes, the crowd prefers one model,
+    a new model is evaluated, a new leaderboard is made. In invariants: ``self.sim``,
+    ``self.client``, ``self.models``, ``self.context()`` (``ctx.benchmarks``, ``ctx.leaderboards``),
+    ``self.standings(name)``. A failing example prints as a scenario file.
+    """
+
+    seed: ClassVar[int] = 0
+    start: ClassVar[str] = "2026-01-05T00:00:00Z"
+    benchmark: ClassVar[dict[str, Any]] = {
+        "generate": {"count": 4, "text": "prompt {i}"}, "models": ["model-a", "model-b"],
+        "answer": "{model} answer to {prompt}", "leaderboards": {"main": {"instruction": "Which answer is better?",
+                                                                          "responses": 60}}}
+    checks: ClassVar[list[str]] = []
+    last_scenario: ClassVar[Scenario | None] = None
+    MAX_MODELS: ClassVar[int] = 5
+    MAX_LEADERBOARDS: ClassVar[int] = 3
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sim, self.client = _fresh_world(self.seed, self.start)
+        self.benchmarks: dict[str, Any] = {}
+        self.leaderboards: dict[tuple[str, str], Any] = {}
+        self.models: list[str] = list(self.benchmark.get("models") or [])
+        self.timeline: list[dict[str, Any]] = []
+
+    @initialize()
+    def create_benchmark(self) -> None:
+        create_benchmark(self.context(), "arena", dict(self.benchmark))
+
+    def context(self, **step: Any) -> Context:
+        return Context(self.sim, self.client, {}, {}, step, world=LocalWorld.of(self.sim),
+                       benchmarks=self.benchmarks, leaderboards=self.leaderboards)
+
+    def standings(self, leaderboard: str | None = None) -> list[tuple[str, float | None]]:
+        """(model, score) first to last, as the SDK reads them now (``None``: the overall standings)."""
+        from ..scenario.checks import standings
+
+        return standings(self.context(), "arena", leaderboard)
+
+    def do(self, step: dict[str, Any]) -> None:
+        self.timeline.append(step)
+        act(self.context(), step)
+
+    def scenario(self) -> Scenario:
+        """What this example did, as a scenario file ``rapidata-sim run`` replays."""
+        first = next(iter(self.benchmark.get("leaderboards") or {}), None)
+        observed = [n for n, score in self.standings(first) if score is not None] if first else []
+        expect = [{"call": c} for c in self.checks] or [{"benchmark": "arena", "leaderboard": first,
+                                                         "standings": observed}]
+        return Scenario(name=f"{type(self).__name__} counterexample",
+                        description="Found by Hypothesis (rapidata_sim.testing.strategies.LeaderboardMachine).",
+                        world={"seed": self.seed, "start": self.start}, benchmarks={"arena": dict(self.benchmark)},
+                        timeline=list(self.timeline), expect=expect)
+
+    def run_checks(self) -> None:
+        for target in self.checks:
+            hook(target)(self.context())
+
+    def teardown(self) -> None:
+        if self.benchmarks:
+            scenario = type(self).last_scenario = self.scenario()
+            note("Scenario that replays this example (save it as a .toml file, then "
+                 "`rapidata-sim run FILE`):\n" + scenario.to_toml())
+        _SHARED.leave(self.sim)
+
+    @rule(d=st.sampled_from(["1m", "5m", "1h", "1d"]))
+    def advance(self, d: str) -> None:
+        self.do({"advance": d})
+
+    @rule(data=st.data(), strength=st.sampled_from([0.5, 2.0]))
+    def crowd_prefers(self, data: st.DataObject, strength: float) -> None:
+        model = data.draw(st.sampled_from(self.models), label="model")
+        self.do({"behave": "global", "compare": {"quality": {f"{model}*": 1.0}, "strength": strength,
+                                                 "noise": 0.05, "unsure": 0.0}})
+
+    @precondition(lambda self: len(self.models) < self.MAX_MODELS)
+    @rule()
+    def evaluate(self) -> None:
+        model = f"model-{chr(ord('a') + len(self.models))}"
+        self.models.append(model)
+        self.do({"evaluate": "arena", "model": model, "answer": self.benchmark.get("answer", "{model}: {prompt}")})
+
+    @precondition(lambda self: len(self.leaderboards) < self.MAX_LEADERBOARDS)
+    @rule()
+    def create_leaderboard(self) -> None:
+        self.do({"create_leaderboard": "arena", "name": f"board-{len(self.leaderboards) + 1}",
+                 "instruction": "Which answer is better?", "responses": 60})
+
+
+__all__ = ["DURATIONS", "LeaderboardMachine", "SignalMachine", "actions", "behaviours", "compare_models", "interval_hours",
            "populations", "signal_configs", "timelines"]

@@ -3,8 +3,6 @@ results and win-loss matrices that follow the crowd's ``Prefer`` / ``Classify`` 
 
 from __future__ import annotations
 
-import inspect
-
 import pytest
 from rapidata import RapidataClassifyFlow, RapidataRankingFlow
 from rapidata.rapidata_client.exceptions import RapidataError
@@ -45,8 +43,11 @@ COVERED = {
 
 
 def test_every_public_flow_method_is_covered():
+    # The same reading of "public" as the whole-SDK check (tests/sdk/test_sdk_surface.py).
+    from support.sdk_surface import public_names
+
     for cls, covered in COVERED.items():
-        public = {n for n, _ in inspect.getmembers(cls, inspect.isfunction) if not n.startswith("_")}
+        public = set(public_names(cls))
         assert public == covered, f"{cls.__name__}: untested {sorted(public - covered)}, gone {sorted(covered - public)}"
 
 
