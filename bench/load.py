@@ -90,6 +90,8 @@ EXPECTED: dict[tuple[str, int], tuple[str, str]] = {
     ("probe_pause_not_owner", 403): ("not-owner-403", "pausing a colleague's public signal is 403: only the "
                                      "owner may change a signal, others who can read it get 403 (README, "
                                      "Visibility)"),
+    ("probe_other_world_signal", 404): ("other-world-404", "a signal of another world is 404: worlds never "
+                                        "see each other (docs/connecting.md, Worlds)"),
     ("create_signal_bad_interval", 400): ("interval-400", "intervalSeconds below 60 is a 400 "
                                           "ValidationProblemDetails with errors.intervalSeconds (spec; wire "
                                           "notes §8)"),
@@ -109,6 +111,11 @@ MIX: dict[str, dict[str, int]] = {
                  "signal_jobs": 3, "find_jobs": 4, "trigger": 4, "pause_resume": 3, "job_results": 4,
                  "advance_clock": 1, "probe_foreign_signal": 4, "probe_foreign_job": 4},
 }
+#: Multi-world mode: every client is its world's owner (own credentials, own organization), and
+#: now and then reads a signal of another world (a 404: worlds never see each other).
+WORLD_MIX = {k: v for k, v in MIX["owner"].items()} | {"probe_other_world_signal": 3}
+#: Seed audiences public to every organization of a world made for new credentials.
+WORLD_AUDIENCES = ("global", "aud_MU1GZYoESyO")
 MAX_SIGNALS_PER_CLIENT = 8
 INTERVALS_HOURS = (1, 1, 2, 3, 6)
 
@@ -172,10 +179,10 @@ class Server:
 class Http:
     """A plain HTTPS client of the server as one user (the control surface and the audit)."""
 
-    def __init__(self, server: Server, role: str) -> None:
+    def __init__(self, server: Server, role: str, creds: tuple[str, str, str] | None = None) -> None:
         import httpx
 
-        cid, secret, self.org = USERS[role]
+        cid, secret, self.org = creds or USERS[role]
         self.http = httpx.Client(base_url=f"https://{server.host}", timeout=60,
                                  verify=ssl.create_default_context(cafile=server.ca))
         token = self.http.post("/connect/token", data={"grant_type": "client_credentials"}, auth=(cid, secret))
@@ -256,6 +263,10 @@ def problem_shape(exc: BaseException, status: int, field_name: str | None = None
     return None
 
 
+class _OwnWorldId(Exception):
+    """A probe of another world's signal id found this world's own signal of that id."""
+
+
 @dataclass
 class Shared:
     """What the clients know of the world between them (guarded by ``lock``)."""
@@ -275,16 +286,21 @@ class Shared:
 
 class Worker:
     def __init__(self, index: int, role: str, client: Any, shared: Shared, control: Http, seed: int,
-                 deadline: float) -> None:
+                 deadline: float, *, org: str | None = None, mix: dict[str, int] | None = None,
+                 other_worlds: Callable[[], list[str]] | None = None, own_clients: list[int] | None = None
+                 ) -> None:
         self.index, self.role, self.client, self.shared = index, role, client, shared
-        self.org = USERS[role][2]
+        self.org = org or USERS[role][2]
+        self.audiences = AUDIENCES.get(self.org, WORLD_AUDIENCES)
+        self.other_worlds = other_worlds or (lambda: [])
+        self.own_clients = set(own_clients or ())
         self.control = control
         self.rng = random.Random(f"{seed}:{index}")
         self.deadline = deadline
         self.calls: list[Call] = []
         self.mine: list[str] = []  # my signals
         self.paused: set[str] = set()
-        kinds = MIX[role]
+        kinds = mix or MIX[role]
         self.kinds, self.weights = list(kinds), list(kinds.values())
 
     # The one place calls are timed and judged.
@@ -292,6 +308,9 @@ class Worker:
         t0 = time.perf_counter()
         try:
             result = fn()
+        except _OwnWorldId:
+            self.calls.append(Call(kind, (time.perf_counter() - t0) * 1000, "ok", "the id is also this world's"))
+            return None
         except Exception as exc:  # noqa: BLE001 - every failure is recorded and judged
             ms = (time.perf_counter() - t0) * 1000
             status = status_of(exc)
@@ -344,7 +363,7 @@ class Worker:
         if not definitions or len(self.mine) >= MAX_SIGNALS_PER_CLIENT:
             return self.op_find_signals()
         definition = self.rng.choice(definitions)
-        audience = self.rng.choice(AUDIENCES[self.org])
+        audience = self.rng.choice(self.audiences)
         public = self.rng.random() < 0.5
         hours = self.rng.choice(INTERVALS_HOURS)
         created = self.call("create_signal", lambda: self.client.signals.create_signal(
@@ -489,6 +508,22 @@ class Worker:
             return self.op_find_signals()
         self.call("probe_foreign_signal", lambda: self.client.signals.get_signal_by_id(sid))
 
+    def op_probe_other_world_signal(self) -> None:
+        sid = self._pick(self.other_worlds())
+        if sid is None:
+            return self.op_find_signals()
+
+        def probe() -> Any:
+            got = self.client.signals.get_signal_by_id(sid)
+            # Ids are drawn from each world's seed, so another world's signal id may also name a
+            # signal of this world; the name says whose it is ("load c<client index> ...").
+            m = re.match(r"load c(\d+) ", got.name or "")
+            if m and int(m.group(1)) in self.own_clients:
+                raise _OwnWorldId(sid)
+            return got
+
+        self.call("probe_other_world_signal", probe)
+
     def op_probe_foreign_job(self) -> None:
         with self.shared.lock:
             foreign = sorted(j for org, ids in self.shared.jobs.items() if org != self.org for j in ids)
@@ -505,9 +540,13 @@ def _t(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
 
 
-def check_firings(server: Server, shared: Shared) -> dict[str, Any]:
-    """Runs, jobs and the event log agree one to one, for every signal (the world's clock frozen)."""
-    users = {role: Http(server, role) for role in ("owner", "colleague", "stranger")}
+def check_firings(server: Server, shared: Shared, creds: dict[str, tuple[str, str, str]] | None = None
+                  ) -> dict[str, Any]:
+    """Runs, jobs and the event log agree one to one, for every signal (the world's clock frozen).
+    ``creds``: role -> (client id, secret, organization) of the world's users (default: the seed
+    world's owner, colleague and stranger)."""
+    creds = creds or USERS
+    users = {role: Http(server, role, creds[role]) for role in creds}
     problems: list[str] = []
     try:
         owner = users["owner"]
@@ -538,8 +577,8 @@ def check_firings(server: Server, shared: Shared) -> dict[str, Any]:
         clock = owner.get("/_sim/clock")
         now = _t(clock["now"])
         events = owner.events()
-        jobs = {org: {j["jobId"]: j for j in users[role].pages("/jobs")}
-                for role, org in (("owner", "org_sim"), ("stranger", "org_other"))}
+        one_per_org = {org: role for role, (_, _, org) in reversed(list(creds.items()))}
+        jobs = {org: {j["jobId"]: j for j in users[role].pages("/jobs")} for org, role in one_per_org.items()}
     finally:
         for u in users.values():
             u.close()
@@ -804,7 +843,7 @@ def run(clients: int = 16, seconds: float = 20, seed: int = 0, quiet: bool = Fal
         if server.proc.poll() is not None:
             summary["unexpected_errors"] += 1
             summary["unexpected_samples"].append(f"the server exited with {server.proc.returncode}")
-        log_tail = server.stderr_tail(1_000_000)
+        log_tail = server.stderr_tail(10_000_000)
         tracebacks = log_tail.count("Traceback")
         if tracebacks:
             summary["unexpected_samples"].append(f"server log has {tracebacks} traceback(s): {log_tail[-1500:]}")
@@ -819,6 +858,7 @@ def run(clients: int = 16, seconds: float = 20, seed: int = 0, quiet: bool = Fal
         "summary": summary,
         "audit": audit,
         "server_tracebacks": tracebacks,
+        "database_locked": locked_count(calls, log_tail),
     }
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -826,6 +866,264 @@ def run(clients: int = 16, seconds: float = 20, seed: int = 0, quiet: bool = Fal
     if not quiet:
         print(report(result))
     return result
+
+
+# -- many worlds ------------------------------------------------------------------------
+
+
+def locked_count(calls: list[Call], log: str) -> int:
+    """SQLite's "database is locked", in any call's error or in the server's log."""
+    return sum("database is locked" in c.detail for c in calls) + log.count("database is locked")
+
+
+def world_credentials(k: int) -> tuple[str, str]:
+    return f"load-w{k:02d}", f"load-secret-w{k:02d}"
+
+
+def run_worlds(clients: int = 64, worlds: int = 16, seconds: float = 20, seed: int = 0, quiet: bool = False, *,
+               speed: float = 600, procs: int | None = None, out: Path | None = None,
+               keep: bool = False) -> dict[str, Any]:
+    """``clients`` real SDK clients spread over ``worlds`` worlds of one ``serve --data-dir``, each
+    world made by its own credentials' first token request; client i works in world i % worlds as
+    its owner (``WORLD_MIX``: the owner's mix, plus reads of other worlds' signals, a 404). The
+    clients run in ``procs`` processes (default: one per core, at most one per world; world k in
+    process k % procs) so the load generator's GIL is not what is measured; all start together.
+    Each world is audited on its own (``check_firings``) once the time is up."""
+    procs = max(1, min(worlds, procs or os.cpu_count() or 1))
+    with sdk_session(seed, speed, keep) as server:
+        creds: dict[str, tuple[str, str, str]] = {}
+        for k in range(worlds):  # untimed: each token request makes its world
+            cid, secret = world_credentials(k)
+            h = Http(server, "owner", (cid, secret, ""))
+            wid = h.get("/_sim/worlds")["yours"]
+            h.close()
+            creds[wid] = (cid, secret, f"org_{wid}")
+        ids = list(creds)
+        plan: list[dict[str, Any]] = [{} for _ in range(procs)]
+        for i in range(clients):
+            wid = ids[i % worlds]
+            plan[ids.index(wid) % procs].setdefault(wid, [*creds[wid], []])[3].append(i)
+        children = []
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("RAPIDATA_", "SSL_CERT"))}
+        for part in plan:
+            spec = {"host": server.host, "ca": server.ca, "environment": server.env["RAPIDATA_ENVIRONMENT"],
+                    "seed": seed, "seconds": seconds, "worlds": part}
+            child = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), "--child"], cwd=str(ROOT),
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)
+            child.stdin.write(json.dumps(spec) + "\n")
+            child.stdin.flush()
+            children.append(child)
+        try:
+            for child in children:  # each has its clients made and the SDK's imports done
+                if _protocol_line(child) != "ready":
+                    raise RuntimeError("a load process did not get ready")
+            for child in children:
+                child.stdin.write("go\n")
+                child.stdin.flush()
+            parts = [json.loads(_protocol_line(child, timeout=seconds + 600)) for child in children]
+        finally:
+            for child in children:
+                if child.poll() is None:
+                    child.kill()
+                child.wait()
+        calls = [Call(*c) for part in parts for c in part["calls"]]
+        calls += [Call("thread", 0.0, "unexpected", f"{name} did not stop") for part in parts for name in part["hung"]]
+        elapsed = max(part["elapsed"] for part in parts)
+        summary = summarise(calls, elapsed)
+        audits = {wid: a for part in parts for wid, a in part["audits"].items()}
+        if server.proc.poll() is not None:
+            summary["unexpected_errors"] += 1
+            summary["unexpected_samples"].append(f"the server exited with {server.proc.returncode}")
+        log_tail = server.stderr_tail(10_000_000)
+        tracebacks = log_tail.count("Traceback")
+        if tracebacks:
+            summary["unexpected_samples"].append(f"server log has {tracebacks} traceback(s): {log_tail[-1500:]}")
+    totals = Counter()
+    for a in audits.values():
+        totals.update({k: a[k] for k in ("signals", "runs", "fired", "skipped", "scheduled", "manual",
+                                           "jobs_listed", "events", "problem_count")})
+    audit = {"ok": all(a["ok"] for a in audits.values()), **totals,
+             "problems": [f"{wid}: {p}" for wid, a in audits.items() for p in a["problems"]][:50],
+             "worlds_clean": sum(a["ok"] for a in audits.values())}
+    result = {
+        "bench": "load", "mode": "worlds",
+        "timestamp": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "settings": {"clients": clients, "worlds": worlds, "procs": procs, "seconds": seconds, "seed": seed,
+                     "speed": speed, "mix": WORLD_MIX},
+        "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpus": os.cpu_count()},
+        "summary": summary, "audit": audit, "audits": audits,
+        "server_tracebacks": tracebacks, "database_locked": locked_count(calls, log_tail),
+    }
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(result, indent=2) + "\n")
+    if not quiet:
+        print(report_worlds(result))
+    return result
+
+
+def _protocol_line(child: subprocess.Popen, timeout: float = 300) -> str:
+    """The child's next ``LOAD:`` line on stdout (anything else it prints is passed through)."""
+    deadline = time.monotonic() + timeout
+    assert child.stdout is not None
+    while time.monotonic() < deadline:
+        line = child.stdout.readline()
+        if not line:
+            raise RuntimeError(f"a load process ended (exit status {child.poll()})")
+        if line.startswith("LOAD:"):
+            return line[5:].strip()
+        sys.stdout.write(line)
+    raise RuntimeError("a load process did not answer in time")
+
+
+def child_main() -> int:
+    """One load process of ``run_worlds``: its worlds' clients, then their audits (JSON on stdout)."""
+    from types import SimpleNamespace
+
+    spec = json.loads(sys.stdin.readline())
+    for key in ("https_proxy", "http_proxy", "all_proxy", "no_proxy"):
+        os.environ.pop(key, None)
+    os.environ.update(SDK_ENV)
+    os.environ["SSL_CERT_FILE"] = spec["ca"]
+    from rapidata import RapidataClient
+
+    RapidataClient._check_version = lambda self: None  # type: ignore[method-assign]
+    logging.getLogger("rapidata").addFilter(_Hush())
+    server = SimpleNamespace(host=spec["host"], ca=spec["ca"])
+    shareds = {wid: Shared() for wid in spec["worlds"]}
+
+    def others(mine: str) -> Callable[[], list[str]]:
+        def ids() -> list[str]:
+            out: list[str] = []
+            for wid, sh in shareds.items():
+                if wid != mine:
+                    with sh.lock:
+                        out += list(sh.signals)
+            return out
+        return ids
+
+    workers, controls = [], []
+    for wid, (cid, secret, org, indexes) in spec["worlds"].items():
+        control = Http(server, "owner", (cid, secret, org))  # type: ignore[arg-type]
+        controls.append(control)
+        for i in indexes:
+            client = RapidataClient(client_id=cid, client_secret=secret, environment=spec["environment"])
+            workers.append(Worker(i, "owner", client, shareds[wid], control, spec["seed"], 0.0, org=org,
+                                  mix=WORLD_MIX, other_worlds=others(wid), own_clients=indexes))
+    workers[0].client.signals.find_signals()  # the SDK's one-off import of its API modules, untimed
+    workers[0].client.job.find_jobs()
+    print("LOAD:ready", flush=True)
+    sys.stdin.readline()
+    start = time.monotonic()
+    deadline = start + spec["seconds"]
+    for w in workers:
+        w.deadline = deadline
+    threads = [threading.Thread(target=w.run, name=f"load-{w.index}", daemon=True) for w in workers]
+    for t in threads:
+        t.start()
+    hung = []
+    for t in threads:
+        t.join(max(0.0, deadline + 60 - time.monotonic()))
+        if t.is_alive():
+            hung.append(t.name)
+    elapsed = time.monotonic() - start
+    calls = [[c.kind, c.ms, c.outcome, c.detail] for w in workers for c in list(w.calls)]
+    audits = {wid: check_firings(server, shareds[wid], {"owner": tuple(spec["worlds"][wid][:3])})  # type: ignore
+              for wid in spec["worlds"]}
+    for c in controls:
+        c.close()
+    print("LOAD:" + json.dumps({"elapsed": elapsed, "calls": calls, "hung": hung, "audits": audits}), flush=True)
+    return 0
+
+
+def report_worlds(result: dict[str, Any]) -> str:
+    s, a, cfg = result["summary"], result["audit"], result["settings"]
+    lines = [f"load: {cfg['clients']} SDK clients in {cfg['worlds']} worlds ({cfg['procs']} client processes) x "
+             f"{cfg['seconds']} s against one `rapidata-sim serve --data-dir`, {s['calls']} calls in "
+             f"{s['elapsed_s']} s: {s['ops_per_s']} ops/s"]
+    lines += report({**result, "audit": {**a, "skipped_reasons": "", "virtual_now": "(per world)"},
+                     "settings": {**cfg, "clients": cfg["clients"]}}).splitlines()[1:-1 - len(a["problems"][:10])]
+    lines.append(f"firings audit, per world: {a['worlds_clean']}/{cfg['worlds']} worlds clean; {a['signals']} "
+                 f"signals, {a['runs']} runs ({a['scheduled']} scheduled, {a['manual']} manual; {a['fired']} with a "
+                 f"job, {a['skipped']} skipped), {a['jobs_listed']} jobs, {a['events']} events"
+                 + ("" if a["ok"] else f": {a['problem_count']} PROBLEMS"))
+    lines += [f"  {p}" for p in a["problems"][:10]]
+    lines.append(f'"database is locked": {result["database_locked"]}')
+    return "\n".join(lines)
+
+
+#: Issue 15's goals for the load at fleet size (side by side in one run).
+GOALS = {"throughput_per_core": 0.8, "p99_ratio": 10.0}
+
+
+def compare(seconds: float = 5, seed: int = 0, *, full: bool = False, procs: int | None = None,
+            quiet: bool = False) -> dict[str, Any]:
+    """Issue 15 item 2 in one run: 1 client (the baseline), 16 clients in 16 worlds, 16 clients in
+    one world and (``full``) 64 clients in 16 worlds; each next to the goals."""
+    modes: list[tuple[str, Callable[[], dict[str, Any]]]] = [
+        ("1 client, 1 world", lambda: run(1, seconds, seed, True, out=None)),
+        ("16 clients, 16 worlds", lambda: run_worlds(16, 16, seconds, seed, True, procs=procs)),
+        ("16 clients, 1 world", lambda: run(16, seconds, seed, True, out=None)),
+    ]
+    if full:
+        modes.append(("64 clients, 16 worlds", lambda: run_worlds(64, 16, seconds, seed, True, procs=procs)))
+    doc: dict[str, Any] = {"bench": "load", "mode": "compare", "seconds": seconds, "cpus": os.cpu_count(),
+                           "goals": GOALS, "runs": {}}
+    for name, fn in modes:
+        print(f"\n-- load: {name} x {seconds:g} s --", flush=True)
+        result = fn()
+        doc["runs"][name] = result
+        if not quiet:
+            print(report_worlds(result) if result.get("mode") == "worlds" else report(result), flush=True)
+    doc["verdict"] = verdict(doc)
+    if not quiet:
+        print(verdict_table(doc))
+    return doc
+
+
+def verdict(doc: dict[str, Any]) -> dict[str, Any]:
+    runs, cores = doc["runs"], doc["cpus"] or 1
+    one = runs["1 client, 1 world"]["summary"]
+    out: dict[str, Any] = {"rows": {}}
+    for name, r in runs.items():
+        s = r["summary"]
+        out["rows"][name] = {
+            "ops_per_s": s["ops_per_s"], "p50_ms": s["p50_ms"], "p99_ms": s["p99_ms"],
+            "throughput_ratio": round(s["ops_per_s"] / one["ops_per_s"], 3) if one["ops_per_s"] else None,
+            "p99_ratio": round(s["p99_ms"] / one["p99_ms"], 2) if one["p99_ms"] else None,
+            "unexpected": s["unexpected_errors"], "expected": sum(s["expected_errors"].values()),
+            "audit_ok": r["audit"]["ok"], "audit_problems": r["audit"].get("problem_count", 0),
+            "database_locked": r.get("database_locked", 0), "tracebacks": r.get("server_tracebacks", 0)}
+    key = out["rows"].get("16 clients, 16 worlds")
+    if key:
+        out["throughput_goal"] = GOALS["throughput_per_core"] * cores
+        out["throughput_met"] = key["throughput_ratio"] is not None and key["throughput_ratio"] >= out["throughput_goal"]
+        out["p99_met"] = key["p99_ratio"] is not None and key["p99_ratio"] <= GOALS["p99_ratio"]
+    out["clean"] = all(r["unexpected"] == 0 and r["audit_ok"] and r["database_locked"] == 0 and r["tracebacks"] == 0
+                       for r in out["rows"].values())
+    return out
+
+
+def verdict_table(doc: dict[str, Any]) -> str:
+    v, cores = doc["verdict"], doc["cpus"]
+    head = (f"{'mode':<24}{'ops/s':>8}{'× 1 cl.':>9}{'p50 ms':>8}{'p99 ms':>8}{'p99 ×':>7}{'unexp.':>7}"
+            f"{'exp.':>6}{'audit':>8}{'locked':>7}")
+    lines = ["", f"load at fleet size, side by side ({doc['seconds']:g} s each, {cores} cores; one run on a shared, "
+             "noisy machine)", head, "─" * len(head)]
+    for name, r in v["rows"].items():
+        lines.append(f"{name:<24}{r['ops_per_s']:>8.0f}{r['throughput_ratio']:>8.2f}×{r['p50_ms']:>8.1f}"
+                     f"{r['p99_ms']:>8.1f}{r['p99_ratio']:>6.1f}×{r['unexpected']:>7}{r['expected']:>6}"
+                     f"{'clean' if r['audit_ok'] else str(r['audit_problems']) + ' bad':>8}{r['database_locked']:>7}")
+    if "throughput_goal" in v:
+        k = v["rows"]["16 clients, 16 worlds"]
+        lines.append(f"goal: 16 clients in 16 worlds ≥ {GOALS['throughput_per_core']:g} × {cores} cores × 1 client = "
+                     f"{v['throughput_goal']:.2f}×: {k['throughput_ratio']:.2f}× "
+                     f"{'MET' if v['throughput_met'] else 'NOT MET'}")
+        lines.append(f"goal: p99 at 16 clients (16 worlds) ≤ {GOALS['p99_ratio']:g}× 1 client: {k['p99_ratio']:.1f}× "
+                     f"{'MET' if v['p99_met'] else 'NOT MET'}")
+    lines.append("goal: 0 unexpected errors, 0 lost/duplicated firings, 0 \"database is locked\" (every mode): "
+                 + ("MET" if v["clean"] else "NOT MET"))
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -837,14 +1135,33 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, default=RESULTS)
     ap.add_argument("--quiet", action="store_true")
     ap.add_argument("--keep-data", action="store_true", help="keep the server's data dir (SQLite, log) to look into")
+    ap.add_argument("--worlds", type=int, default=0,
+                    help="many-worlds mode: --clients spread over this many worlds, each its own credentials")
+    ap.add_argument("--procs", type=int, default=None, help="many-worlds mode: client processes (default: cores)")
+    ap.add_argument("--compare", action="store_true",
+                    help="1 client, 16 in 16 worlds, 16 in 1 world (--full: and 64 in 16 worlds), next to the goals")
+    ap.add_argument("--full", action="store_true", help="with --compare: add 64 clients in 16 worlds")
     args = ap.parse_args(argv)
     if args.clients < 1 or args.seconds <= 0:
         ap.error("--clients must be >= 1 and --seconds > 0")
-    result = run(args.clients, args.seconds, args.seed, args.quiet, speed=args.speed, out=args.out,
-                 keep=args.keep_data)
-    bad = result["summary"]["unexpected_errors"] or not result["audit"]["ok"] or result["server_tracebacks"]
+    if args.compare:
+        doc = compare(args.seconds, args.seed, full=args.full, procs=args.procs, quiet=args.quiet)
+        if args.out:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            args.out.write_text(json.dumps(doc, indent=2, default=str) + "\n")
+        return 0 if doc["verdict"]["clean"] else 1
+    if args.worlds:
+        result = run_worlds(args.clients, args.worlds, args.seconds, args.seed, args.quiet, speed=args.speed,
+                            procs=args.procs, out=args.out, keep=args.keep_data)
+    else:
+        result = run(args.clients, args.seconds, args.seed, args.quiet, speed=args.speed, out=args.out,
+                     keep=args.keep_data)
+    bad = result["summary"]["unexpected_errors"] or not result["audit"]["ok"] or result["server_tracebacks"] \
+        or result["database_locked"]
     return 1 if bad else 0
 
 
 if __name__ == "__main__":
+    if sys.argv[1:] == ["--child"]:
+        sys.exit(child_main())
     sys.exit(main())

@@ -50,6 +50,25 @@ def test_short_load_run_has_no_unexpected_errors_and_no_lost_or_duplicated_firin
     assert "thread" not in summary["per_kind"]
 
 
+def test_short_load_across_worlds_has_no_unexpected_errors_and_every_world_audits_clean():
+    """The fleet-size mode, short: clients in worlds of their own credentials on one ``serve
+    --data-dir``, in two client processes; reads of other worlds' signals must all be refused."""
+    result = load.run_worlds(clients=6, worlds=3, seconds=4, seed=0, quiet=True, procs=2)
+    summary, audit = result["summary"], result["audit"]
+    assert summary["unexpected_errors"] == 0, summary["unexpected_samples"]
+    assert result["server_tracebacks"] == 0 and result["database_locked"] == 0, summary["unexpected_samples"]
+    assert audit["ok"] and audit["worlds_clean"] == 3 == len(result["audits"]), audit["problems"]
+    # Every world was worked in (its own signals, firings of both kinds, jobs from them only).
+    for world, a in result["audits"].items():
+        assert a["signals"] > 0 and a["fired"] == a["jobs_listed"] and a["runs"] == a["fired"] + a["skipped"], world
+    assert audit["scheduled"] > 0 and audit["manual"] > 0
+    refused = summary["expected_errors"]
+    assert set(refused) <= {name for name, _ in load.EXPECTED.values()}, refused
+    kinds = summary["per_kind"].values()
+    assert sum(k["ok"] + k["expected"] + k["unexpected"] for k in kinds) == summary["calls"]
+    assert "thread" not in summary["per_kind"]
+
+
 def test_the_audit_catches_a_duplicated_a_lost_and_an_unannounced_firing():
     """``check_firings`` is not vacuous: a world doctored behind the server's back fails it."""
     with load.sdk_session(seed=3, speed=0) as server:  # frozen: the clock moves only when told
