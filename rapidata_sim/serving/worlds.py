@@ -577,7 +577,10 @@ class Worlds:
             with self._lock:
                 self._inflight[world_id] -= 1
                 self._used[world_id] = time.monotonic()
-            self._ticker.touch(sim)
+            if scope.get("method") not in ("GET", "HEAD"):
+                # A write may have scheduled something sooner. A read need not wake the timer: every
+                # request catches its world up first, and events keep their due instants whenever run.
+                self._ticker.touch(sim)
 
     async def _quiesce(self, world_id: str) -> bool:
         """Wait until no request of ``world_id`` is in flight (``_busy`` turns new ones away)."""
